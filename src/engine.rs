@@ -1,0 +1,375 @@
+//! The execution engine: turns a model into per-input-shape plans (shapes resolved, shape subgraphs
+//! folded, buffers assigned by liveness, weights packed) and runs them. `predict` does no graph work
+//! once a plan for its input shapes exists.
+
+use std::collections::HashMap;
+
+use crate::format::{DType, Dim, ModelJson, Node, ValueInfo};
+use crate::ops::{plan_node, Input, Kernel, Planned};
+use crate::tensor::{Data, Tensor};
+use crate::Error;
+
+/// How many distinct input signatures keep a cached plan.
+const PLAN_CACHE: usize = 4;
+
+/// A model ready to run on the CPU backend.
+pub struct Model {
+    inputs: Vec<ValueInfo>,
+    outputs: Vec<ValueInfo>,
+    nodes: Vec<Node>,
+    weights: HashMap<String, Tensor>,
+    plans: Vec<Plan>,
+}
+
+/// Where a graph output comes from in a plan.
+#[derive(Clone, Debug)]
+enum Source {
+    Slot(usize, Vec<usize>),
+    Known(Tensor),
+}
+
+struct Step {
+    kernel: Kernel,
+    reads: Vec<(usize, usize)>,
+    writes: Vec<(usize, usize)>,
+}
+
+struct Plan {
+    key: Vec<Tensor>,
+    steps: Vec<Step>,
+    slots: Vec<Vec<f32>>,
+    input_slots: Vec<Option<usize>>,
+    outputs: Vec<Source>,
+    scratch: Vec<f32>,
+}
+
+impl Model {
+    /// Builds a model from a parsed model.json and its decoded weights.
+    pub fn new(json: &ModelJson, weights: HashMap<String, Tensor>) -> Result<Self, Error> {
+        let g = &json.graph;
+        let mut known: std::collections::HashSet<&str> = g.inputs.iter().map(|i| i.name.as_str()).collect();
+        known.extend(weights.keys().map(String::as_str));
+        for node in &g.nodes {
+            for inp in node.inputs.iter().filter(|i| !i.is_empty()) {
+                if !known.contains(inp.as_str()) {
+                    return Err(Error::Format(format!(
+                        "{} node {:?} reads {inp:?}, which is neither a graph input, a weight, nor an earlier output",
+                        node.op, node.name
+                    )));
+                }
+            }
+            known.extend(node.outputs.iter().map(String::as_str));
+        }
+        for out in &g.outputs {
+            if !known.contains(out.name.as_str()) {
+                return Err(Error::Format(format!("graph output {:?} is never produced", out.name)));
+            }
+        }
+        Ok(Model { inputs: g.inputs.clone(), outputs: g.outputs.clone(), nodes: g.nodes.clone(), weights, plans: Vec::new() })
+    }
+
+    pub fn inputs(&self) -> &[ValueInfo] {
+        &self.inputs
+    }
+
+    pub fn outputs(&self) -> &[ValueInfo] {
+        &self.outputs
+    }
+
+    /// Runs the model on inputs given in graph-input order.
+    pub fn predict(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>, Error> {
+        self.check_inputs(inputs)?;
+        let key: Vec<Tensor> = inputs
+            .iter()
+            .map(|t| match &t.data {
+                Data::F32(_) => Tensor::f32(t.shape.clone(), Vec::new()),
+                Data::I64(_) => t.clone(),
+            })
+            .collect();
+        let pos = match self.plans.iter().position(|p| same_key(&p.key, &key)) {
+            Some(p) => p,
+            None => {
+                let plan = self.build_plan(inputs, key)?;
+                if self.plans.len() >= PLAN_CACHE {
+                    self.plans.remove(0);
+                }
+                self.plans.push(plan);
+                self.plans.len() - 1
+            }
+        };
+        Ok(self.plans[pos].run(inputs))
+    }
+
+    /// Runs with named inputs (any order).
+    pub fn predict_named(&mut self, named: Vec<(String, Tensor)>) -> Result<Vec<Tensor>, Error> {
+        let mut slots: Vec<Option<Tensor>> = vec![None; self.inputs.len()];
+        for (name, t) in named {
+            let i = self.inputs.iter().position(|v| v.name == name).ok_or_else(|| {
+                let names: Vec<&str> = self.inputs.iter().map(|v| v.name.as_str()).collect();
+                Error::Input(format!("unknown input name {name:?}; the model's inputs are {names:?}"))
+            })?;
+            slots[i] = Some(t);
+        }
+        let inputs = slots
+            .into_iter()
+            .zip(&self.inputs)
+            .map(|(t, info)| t.ok_or_else(|| Error::Input(format!("missing input {:?}", info.name))))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.predict(&inputs)
+    }
+
+    fn check_inputs(&self, inputs: &[Tensor]) -> Result<(), Error> {
+        if inputs.len() != self.inputs.len() {
+            return Err(Error::Input(format!("the model takes {} input(s), got {}", self.inputs.len(), inputs.len())));
+        }
+        let mut symbols: HashMap<&str, usize> = HashMap::new();
+        for (t, info) in inputs.iter().zip(&self.inputs) {
+            let float_wanted = matches!(info.dtype, DType::Float32 | DType::Float16);
+            if float_wanted != t.is_float() {
+                return Err(Error::Input(format!("input {:?}: expected {}, got {}", info.name, info.dtype.name(), crate::ops::data_kind(t))));
+            }
+            let shape_err = || {
+                let want: Vec<String> = info.shape.iter().map(|d| match d { Dim::Fixed(n) => n.to_string(), Dim::Symbol(s) => s.clone() }).collect();
+                Error::Input(format!("input {:?}: expected shape [{}], got {:?}", info.name, want.join(", "), t.shape))
+            };
+            if t.shape.len() != info.shape.len() {
+                return Err(shape_err());
+            }
+            for (&got, want) in t.shape.iter().zip(&info.shape) {
+                match want {
+                    Dim::Fixed(n) if *n as usize != got => return Err(shape_err()),
+                    Dim::Symbol(s) => {
+                        if *symbols.entry(s.as_str()).or_insert(got) != got {
+                            return Err(Error::Input(format!("input {:?}: dimension {s:?} is {got} here but {} in another input", info.name, symbols[s.as_str()])));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if t.shape.iter().product::<usize>() != t.len() {
+                return Err(Error::Input(format!("input {:?}: shape {:?} needs {} values, got {}", info.name, t.shape, t.shape.iter().product::<usize>(), t.len())));
+            }
+        }
+        Ok(())
+    }
+
+    fn build_plan(&self, inputs: &[Tensor], key: Vec<Tensor>) -> Result<Plan, Error> {
+        let mut ids: HashMap<&str, usize> = HashMap::new();
+        let mut shapes: Vec<Vec<usize>> = Vec::new();
+        let mut values: Vec<Option<Tensor>> = Vec::new();
+        let intern = |_name: &str, _ids: &mut HashMap<&str, usize>, shapes: &mut Vec<Vec<usize>>, values: &mut Vec<Option<Tensor>>| -> usize {
+            shapes.push(Vec::new());
+            values.push(None);
+            shapes.len() - 1
+        };
+        let mut graph_input_ids = Vec::new();
+        for (info, t) in self.inputs.iter().zip(inputs) {
+            let id = intern(&info.name, &mut ids, &mut shapes, &mut values);
+            ids.insert(info.name.as_str(), id);
+            shapes[id] = t.shape.clone();
+            if !t.is_float() {
+                values[id] = Some(t.clone());
+            }
+            graph_input_ids.push(id);
+        }
+        struct Pending {
+            kernel: Kernel,
+            reads: Vec<usize>,
+            writes: Vec<usize>,
+        }
+        let mut pending: Vec<Pending> = Vec::new();
+        for node in &self.nodes {
+            let mut in_ids = Vec::with_capacity(node.inputs.len());
+            for name in &node.inputs {
+                if name.is_empty() {
+                    in_ids.push(None);
+                    continue;
+                }
+                let id = match ids.get(name.as_str()) {
+                    Some(&id) => id,
+                    None => {
+                        let w = self.weights.get(name).expect("checked when the model was built");
+                        let id = intern(name, &mut ids, &mut shapes, &mut values);
+                        shapes[id] = w.shape.clone();
+                        values[id] = Some(w.clone());
+                        ids.insert(name.as_str(), id);
+                        id
+                    }
+                };
+                in_ids.push(Some(id));
+            }
+            const EMPTY: &[usize] = &[];
+            let plan_inputs: Vec<Input> = in_ids
+                .iter()
+                .map(|id| match id {
+                    Some(id) => Input { shape: &shapes[*id], value: values[*id].as_ref() },
+                    None => Input { shape: EMPTY, value: None },
+                })
+                .collect();
+            let planned = plan_node(node, &plan_inputs)?;
+            let out_ids: Vec<usize> = node
+                .outputs
+                .iter()
+                .map(|name| {
+                    let id = intern(name, &mut ids, &mut shapes, &mut values);
+                    ids.insert(name.as_str(), id);
+                    id
+                })
+                .collect();
+            match planned {
+                Planned::Values(vals) => {
+                    for (id, v) in out_ids.iter().zip(vals) {
+                        shapes[*id] = v.shape.clone();
+                        values[*id] = Some(v);
+                    }
+                }
+                Planned::Kernel { kernel, reads, out_shapes } => {
+                    if out_shapes.len() < node.outputs.iter().filter(|o| !o.is_empty()).count() {
+                        return Err(Error::Op { op: node.op.clone(), node: node.name.clone(), msg: format!("produces {} outputs, the node names {}", out_shapes.len(), node.outputs.len()) });
+                    }
+                    for (id, s) in out_ids.iter().zip(&out_shapes) {
+                        shapes[*id] = s.clone();
+                    }
+                    let read_ids: Vec<usize> = reads.iter().map(|&r| in_ids[r].expect("planner reads present inputs")).collect();
+                    if read_ids.iter().all(|&id| values[id].is_some()) {
+                        let ins: Vec<&Tensor> = read_ids.iter().map(|&id| values[id].as_ref().unwrap()).collect();
+                        let outs = kernel.eval(node, &ins, &out_shapes)?;
+                        for (id, v) in out_ids.iter().zip(outs) {
+                            values[*id] = Some(v);
+                        }
+                    } else {
+                        pending.push(Pending { kernel, reads: read_ids, writes: out_ids });
+                    }
+                }
+            }
+        }
+
+        let output_ids: Vec<usize> = self
+            .outputs
+            .iter()
+            .map(|o| ids.get(o.name.as_str()).copied().ok_or_else(|| Error::Format(format!("graph output {:?} is never produced", o.name))))
+            .collect::<Result<_, _>>()?;
+
+        let mut last_use = vec![usize::MAX; shapes.len()];
+        for (s, p) in pending.iter().enumerate() {
+            for &r in &p.reads {
+                last_use[r] = s;
+            }
+        }
+        for &o in &output_ids {
+            last_use[o] = usize::MAX - 1;
+        }
+        let mut slot_of: Vec<Option<usize>> = vec![None; shapes.len()];
+        let mut slot_sizes: Vec<usize> = Vec::new();
+        let mut const_data: Vec<(usize, Vec<f32>)> = Vec::new();
+        let mut free: Vec<usize> = Vec::new();
+        let len_of = |id: usize| shapes[id].iter().product::<usize>();
+        let new_slot = |size: usize, slot_sizes: &mut Vec<usize>, free: &mut Vec<usize>| -> usize {
+            if let Some(pos) = free.iter().enumerate().filter(|(_, &s)| slot_sizes[s] >= size).min_by_key(|(_, &s)| slot_sizes[s]).map(|(i, _)| i)
+                .or_else(|| free.iter().enumerate().max_by_key(|(_, &s)| slot_sizes[s]).map(|(i, _)| i))
+            {
+                let s = free.swap_remove(pos);
+                slot_sizes[s] = slot_sizes[s].max(size);
+                return s;
+            }
+            slot_sizes.push(size);
+            slot_sizes.len() - 1
+        };
+        for &id in &graph_input_ids {
+            if values[id].is_none() {
+                slot_of[id] = Some(new_slot(len_of(id), &mut slot_sizes, &mut free));
+            }
+        }
+        let mut steps = Vec::with_capacity(pending.len());
+        for (s, p) in pending.into_iter().enumerate() {
+            for &r in &p.reads {
+                if slot_of[r].is_none() {
+                    let v = values[r].as_ref().expect("a read is either computed or known");
+                    let slot = new_slot(0, &mut slot_sizes, &mut Vec::new());
+                    slot_sizes[slot] = v.len();
+                    const_data.push((slot, v.to_f32s()));
+                    slot_of[r] = Some(slot);
+                    last_use[r] = usize::MAX;
+                }
+            }
+            let writes: Vec<(usize, usize)> = p
+                .writes
+                .iter()
+                .map(|&w| {
+                    let slot = new_slot(len_of(w), &mut slot_sizes, &mut free);
+                    slot_of[w] = Some(slot);
+                    (slot, len_of(w))
+                })
+                .collect();
+            let reads: Vec<(usize, usize)> = p.reads.iter().map(|&r| (slot_of[r].unwrap(), len_of(r))).collect();
+            for &r in &p.reads {
+                if last_use[r] == s && !free.contains(&slot_of[r].unwrap()) {
+                    free.push(slot_of[r].unwrap());
+                }
+            }
+            for &w in &p.writes {
+                if last_use[w] == usize::MAX {
+                    free.push(slot_of[w].unwrap());
+                }
+            }
+            steps.push(Step { kernel: p.kernel, reads, writes });
+        }
+        let mut slots: Vec<Vec<f32>> = slot_sizes.iter().map(|&n| vec![0.0; n]).collect();
+        for (slot, data) in const_data {
+            slots[slot] = data;
+        }
+        let outputs = output_ids
+            .iter()
+            .map(|&id| match (&values[id], slot_of[id]) {
+                (Some(v), _) => Source::Known(v.clone()),
+                (None, Some(slot)) => Source::Slot(slot, shapes[id].clone()),
+                (None, None) => unreachable!("every computed value gets a slot"),
+            })
+            .collect();
+        let scratch_len = steps.iter().map(|s| s.kernel.scratch_len()).max().unwrap_or(0);
+        Ok(Plan {
+            key,
+            steps,
+            slots,
+            input_slots: graph_input_ids.iter().map(|&id| slot_of[id]).collect(),
+            outputs,
+            scratch: vec![0.0; scratch_len],
+        })
+    }
+}
+
+fn same_key(a: &[Tensor], b: &[Tensor]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+impl Plan {
+    fn run(&mut self, inputs: &[Tensor]) -> Vec<Tensor> {
+        for (t, slot) in inputs.iter().zip(&self.input_slots) {
+            if let (Some(slot), Data::F32(v)) = (slot, &t.data) {
+                self.slots[*slot][..v.len()].copy_from_slice(v);
+            }
+        }
+        let mut taken: Vec<Vec<f32>> = Vec::new();
+        for step in &self.steps {
+            taken.clear();
+            for &(slot, _) in &step.writes {
+                taken.push(std::mem::take(&mut self.slots[slot]));
+            }
+            {
+                let ins: Vec<&[f32]> = step.reads.iter().map(|&(slot, len)| &self.slots[slot][..len]).collect();
+                let mut outs: Vec<&mut [f32]> = taken.iter_mut().zip(&step.writes).map(|(buf, &(_, len))| &mut buf[..len]).collect();
+                step.kernel.run(&ins, &mut outs, &mut self.scratch);
+            }
+            for (&(slot, _), buf) in step.writes.iter().zip(taken.drain(..)) {
+                self.slots[slot] = buf;
+            }
+        }
+        self.outputs
+            .iter()
+            .map(|src| match src {
+                Source::Known(t) => t.clone(),
+                Source::Slot(slot, shape) => Tensor::f32(shape.clone(), self.slots[*slot][..shape.iter().product()].to_vec()),
+            })
+            .collect()
+    }
+}

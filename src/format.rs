@@ -1,0 +1,277 @@
+//! `model.json` v1: the graph IR every front-end writes and every backend reads (see docs/FORMAT.md).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// The format string written into every model.json.
+pub const FORMAT: &str = "webinfer-graph/1";
+/// The major version this build reads.
+pub const FORMAT_MAJOR: u32 = 1;
+
+/// The whole `model.json` document.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelJson {
+    pub format: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converted_by: Option<String>,
+    pub graph: Graph,
+    pub weights_manifest: Vec<WeightsGroup>,
+}
+
+/// A dataflow graph in topological order.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Graph {
+    pub inputs: Vec<ValueInfo>,
+    pub outputs: Vec<ValueInfo>,
+    pub nodes: Vec<Node>,
+}
+
+/// A named graph input or output.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ValueInfo {
+    pub name: String,
+    pub dtype: DType,
+    pub shape: Vec<Dim>,
+}
+
+/// One dimension: a fixed size, or a symbol (such as a batch size) fixed per call.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(untagged)]
+pub enum Dim {
+    Fixed(u64),
+    Symbol(String),
+}
+
+/// Element types of tensors and stored weights (the TF.js names, plus int64 for graph inputs).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum DType {
+    Float32,
+    Int32,
+    Int64,
+    Bool,
+    Float16,
+    Uint8,
+    Uint16,
+}
+
+impl DType {
+    /// Bytes per element as stored in a shard.
+    pub fn size(self) -> usize {
+        match self {
+            DType::Float32 | DType::Int32 => 4,
+            DType::Int64 => 8,
+            DType::Bool | DType::Uint8 => 1,
+            DType::Float16 | DType::Uint16 => 2,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::Float32 => "float32",
+            DType::Int32 => "int32",
+            DType::Int64 => "int64",
+            DType::Bool => "bool",
+            DType::Float16 => "float16",
+            DType::Uint8 => "uint8",
+            DType::Uint16 => "uint16",
+        }
+    }
+}
+
+/// One operation. Inputs name graph inputs, weights or earlier outputs; `""` marks an absent optional input.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Node {
+    pub name: String,
+    pub op: String,
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attrs: BTreeMap<String, Attr>,
+}
+
+/// A typed attribute value, written as `{"int": 1}`, `{"ints": [1, 1]}`, `{"float": 0.1}`, ...
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum Attr {
+    Int(i64),
+    Float(f32),
+    String(String),
+    Ints(Vec<i64>),
+    Floats(Vec<f32>),
+    Strings(Vec<String>),
+}
+
+/// A TF.js weights-manifest group, plus the per-shard length and digest TF.js lacks.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct WeightsGroup {
+    pub paths: Vec<String>,
+    pub weights: Vec<WeightEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardInfo>,
+}
+
+/// Byte length and sha256 (lowercase hex) of one shard file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ShardInfo {
+    pub byte_length: u64,
+    pub sha256: String,
+}
+
+/// One stored weight tensor.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct WeightEntry {
+    pub name: String,
+    pub shape: Vec<u64>,
+    pub dtype: DType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<Quantization>,
+}
+
+/// TF.js weight quantization: `float16` has no parameters; `uint8`/`uint16` are affine (`q * scale + min`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Quantization {
+    pub dtype: DType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_dtype: Option<DType>,
+}
+
+impl WeightEntry {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product::<u64>() as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes this weight occupies in its shards.
+    pub fn byte_len(&self) -> usize {
+        let stored = self.quantization.as_ref().map_or(self.dtype, |q| q.dtype);
+        self.len() * stored.size()
+    }
+}
+
+impl ModelJson {
+    /// Parses model.json text, rejecting other major format versions with a clear message.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| Error::Format(format!("model.json is not valid JSON: {e}")))?;
+        let format = value.get("format").and_then(|f| f.as_str()).unwrap_or("");
+        check_format_version(format)?;
+        serde_json::from_value(value).map_err(|e| Error::Format(format!("model.json does not match {FORMAT}: {e}")))
+    }
+
+    /// Serializes as pretty, deterministic JSON.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("model.json serializes");
+        text.push('\n');
+        text
+    }
+
+    /// All weight entries in manifest order.
+    pub fn weights(&self) -> impl Iterator<Item = &WeightEntry> {
+        self.weights_manifest.iter().flat_map(|g| g.weights.iter())
+    }
+}
+
+fn check_format_version(format: &str) -> Result<(), Error> {
+    let Some(version) = format.strip_prefix("webinfer-graph/") else {
+        let hint = match format {
+            "graph-model" | "layers-model" => " (a TensorFlow.js model: convert it with `webinfer convert`)",
+            _ => "",
+        };
+        return Err(Error::Format(format!("unsupported model format {format:?}{hint}; expected {FORMAT:?}")));
+    };
+    let major: u32 = version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .ok_or_else(|| Error::Format(format!("malformed format version {format:?}")))?;
+    if major != FORMAT_MAJOR {
+        return Err(Error::Format(format!(
+            "unsupported format version {format:?}: this webinfer {} reads major version {FORMAT_MAJOR}",
+            crate::version()
+        )));
+    }
+    Ok(())
+}
+
+impl Node {
+    pub fn attr(&self, key: &str) -> Option<&Attr> {
+        self.attrs.get(key)
+    }
+
+    pub fn int(&self, key: &str, default: i64) -> i64 {
+        match self.attrs.get(key) {
+            Some(Attr::Int(v)) => *v,
+            _ => default,
+        }
+    }
+
+    pub fn float(&self, key: &str, default: f32) -> f32 {
+        match self.attrs.get(key) {
+            Some(Attr::Float(v)) => *v,
+            Some(Attr::Int(v)) => *v as f32,
+            _ => default,
+        }
+    }
+
+    pub fn ints(&self, key: &str) -> Option<&[i64]> {
+        match self.attrs.get(key) {
+            Some(Attr::Ints(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn string(&self, key: &str) -> Option<&str> {
+        match self.attrs.get(key) {
+            Some(Attr::String(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The i-th input name, if present and non-empty.
+    pub fn input(&self, i: usize) -> Option<&str> {
+        self.inputs.get(i).map(String::as_str).filter(|s| !s.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_other_major_versions_by_name() {
+        let text = r#"{"format":"webinfer-graph/2","graph":{"inputs":[],"outputs":[],"nodes":[]},"weightsManifest":[]}"#;
+        let err = ModelJson::parse(text).unwrap_err().to_string();
+        assert!(err.contains("webinfer-graph/2") && err.contains("major version 1"), "{err}");
+        let err = ModelJson::parse(r#"{"format":"graph-model"}"#).unwrap_err().to_string();
+        assert!(err.contains("TensorFlow.js"), "{err}");
+    }
+
+    #[test]
+    fn accepts_minor_versions_and_round_trips() {
+        let text = r#"{"format":"webinfer-graph/1.3","graph":{"inputs":[{"name":"x","dtype":"float32","shape":["batch",3]}],
+            "outputs":[],"nodes":[{"name":"n","op":"Relu","inputs":["x"],"outputs":["y"],"attrs":{"alpha":{"float":0.5},"perm":{"ints":[1,0]}}}]},
+            "weightsManifest":[{"paths":["group1-shard1of1.bin"],"weights":[{"name":"w","shape":[2],"dtype":"float32",
+            "quantization":{"dtype":"uint8","min":-1.0,"scale":0.01,"original_dtype":"float32"}}],"shards":[{"byteLength":2,"sha256":"ab"}]}]}"#;
+        let model = ModelJson::parse(text).unwrap();
+        assert_eq!(model.graph.inputs[0].shape, vec![Dim::Symbol("batch".into()), Dim::Fixed(3)]);
+        assert_eq!(model.graph.nodes[0].float("alpha", 0.0), 0.5);
+        assert_eq!(model.weights().next().unwrap().byte_len(), 2);
+        assert_eq!(ModelJson::parse(&model.to_json()).unwrap(), model);
+    }
+}

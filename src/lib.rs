@@ -1,0 +1,84 @@
+//! webinfer: run trained neural networks in the browser (WebGPU or SIMD CPU) and natively.
+//!
+//! A model is a `model.json` graph ([`format`]) plus binary weight shards ([`weights`]); the
+//! [`engine`] plans and runs it. In the browser, the `js` module exposes `Model.load` to JavaScript.
+
+pub mod engine;
+pub mod format;
+pub mod ops;
+pub mod tensor;
+pub mod weights;
+
+#[cfg(target_arch = "wasm32")]
+mod js;
+
+pub use engine::Model;
+pub use tensor::Tensor;
+
+/// Everything that can go wrong, each message naming the thing at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Format(String),
+    #[error("{0}")]
+    Shard(String),
+    #[error("{0}")]
+    Shape(String),
+    #[error("{op} node {node:?}: {msg}")]
+    Op { op: String, node: String, msg: String },
+    #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// The webinfer version.
+pub fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+/// Builds a model from model.json text and its shard bytes (one Vec per shard, manifest order),
+/// verifying each shard's length and sha256.
+pub fn model_from_bytes(model_json: &str, shards: &[Vec<u8>]) -> Result<Model, Error> {
+    let json = format::ModelJson::parse(model_json)?;
+    let expected: usize = json.weights_manifest.iter().map(|g| g.paths.len()).sum();
+    if shards.len() != expected {
+        return Err(Error::Shard(format!("model.json lists {expected} shard(s), got {}", shards.len())));
+    }
+    let mut groups = Vec::with_capacity(json.weights_manifest.len());
+    let mut it = shards.iter();
+    for group in &json.weights_manifest {
+        let mut bytes = Vec::new();
+        for (i, path) in group.paths.iter().enumerate() {
+            let shard = it.next().expect("counted above");
+            weights::verify_shard(group.shards.get(i), shard, path)?;
+            bytes.extend_from_slice(shard);
+        }
+        groups.push(bytes);
+    }
+    let decoded = weights::decode_weights(&json.weights_manifest, &groups)?;
+    Model::new(&json, decoded)
+}
+
+/// Loads a converted model directory (model.json + shards) from disk.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn load_dir(dir: &std::path::Path) -> Result<Model, Error> {
+    let (json, shards) = read_dir_files(dir)?;
+    model_from_bytes(&json, &shards)
+}
+
+/// Reads model.json and its shards (in manifest order) from a directory.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn read_dir_files(dir: &std::path::Path) -> Result<(String, Vec<Vec<u8>>), Error> {
+    let path = dir.join("model.json");
+    let json = std::fs::read_to_string(&path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
+    let parsed = format::ModelJson::parse(&json)?;
+    let mut shards = Vec::new();
+    for p in parsed.weights_manifest.iter().flat_map(|g| &g.paths) {
+        let sp = dir.join(p);
+        shards.push(std::fs::read(&sp).map_err(|e| Error::Shard(format!("shard {}: {e}", sp.display())))?);
+    }
+    Ok((json, shards))
+}

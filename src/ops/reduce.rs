@@ -1,0 +1,83 @@
+//! Reductions over a set of axes (ReduceMean/Sum/Max/Min/Prod/L1/L2/SumSquare/LogSumExp).
+
+use crate::tensor::strides;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ReduceKind {
+    Mean,
+    Sum,
+    Max,
+    Min,
+    Prod,
+    L1,
+    L2,
+    SumSquare,
+    LogSum,
+    LogSumExp,
+}
+
+/// A planned reduction: for each output element, the input offsets it reduces over.
+#[derive(Clone, Debug)]
+pub struct Reduce {
+    pub kind: ReduceKind,
+    /// Base offset per output element.
+    pub bases: Vec<usize>,
+    /// Offsets (relative to a base) of the reduced elements.
+    pub offsets: Vec<usize>,
+}
+
+impl Reduce {
+    pub fn new(kind: ReduceKind, shape: &[usize], axes: &[usize]) -> Self {
+        let st = strides(shape);
+        let mut bases = vec![0usize];
+        let mut offsets = vec![0usize];
+        for d in 0..shape.len() {
+            let target = if axes.contains(&d) { &mut offsets } else { &mut bases };
+            let (n, stride) = (shape[d], st[d]);
+            *target = target.iter().flat_map(|&b| (0..n).map(move |i| b + i * stride)).collect();
+        }
+        Reduce { kind, bases, offsets }
+    }
+
+    pub fn run(&self, x: &[f32], out: &mut [f32]) {
+        let n = self.offsets.len() as f32;
+        for (o, &b) in out.iter_mut().zip(&self.bases) {
+            let vals = self.offsets.iter().map(|&off| x[b + off]);
+            *o = match self.kind {
+                ReduceKind::Mean => vals.sum::<f32>() / n,
+                ReduceKind::Sum => vals.sum(),
+                ReduceKind::Max => vals.fold(f32::NEG_INFINITY, f32::max),
+                ReduceKind::Min => vals.fold(f32::INFINITY, f32::min),
+                ReduceKind::Prod => vals.product(),
+                ReduceKind::L1 => vals.map(f32::abs).sum(),
+                ReduceKind::L2 => vals.map(|v| v * v).sum::<f32>().sqrt(),
+                ReduceKind::SumSquare => vals.map(|v| v * v).sum(),
+                ReduceKind::LogSum => vals.sum::<f32>().ln(),
+                ReduceKind::LogSumExp => {
+                    let m = self.offsets.iter().map(|&off| x[b + off]).fold(f32::NEG_INFINITY, f32::max);
+                    if m.is_infinite() {
+                        m
+                    } else {
+                        m + vals.map(|v| (v - m).exp()).sum::<f32>().ln()
+                    }
+                }
+            };
+        }
+    }
+
+    pub fn run_i64(&self, x: &[i64]) -> Vec<i64> {
+        self.bases
+            .iter()
+            .map(|&b| {
+                let vals = self.offsets.iter().map(|&off| x[b + off]);
+                match self.kind {
+                    ReduceKind::Max => vals.max().unwrap_or(i64::MIN),
+                    ReduceKind::Min => vals.min().unwrap_or(i64::MAX),
+                    ReduceKind::Prod => vals.product(),
+                    ReduceKind::Mean => vals.sum::<i64>() / self.offsets.len().max(1) as i64,
+                    _ => vals.sum(),
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,258 @@
+//! Weight shards: TF.js-identical quantization, cutting into shards, and verified decoding.
+
+use std::collections::HashMap;
+
+use half::f16;
+use sha2::{Digest, Sha256};
+
+use crate::format::{DType, Quantization, ShardInfo, WeightEntry, WeightsGroup};
+use crate::tensor::Tensor;
+use crate::Error;
+
+/// Default shard size (4 MiB), the size browsers cache well.
+pub const DEFAULT_SHARD_SIZE: usize = 4 * 1024 * 1024;
+
+/// How float32 weights may be stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuantizeTo {
+    Float16,
+    Uint8,
+    Uint16,
+}
+
+impl QuantizeTo {
+    pub fn dtype(self) -> DType {
+        match self {
+            QuantizeTo::Float16 => DType::Float16,
+            QuantizeTo::Uint8 => DType::Uint8,
+            QuantizeTo::Uint16 => DType::Uint16,
+        }
+    }
+}
+
+/// A weight ready to be written: its name, tensor and requested storage.
+pub struct WeightToWrite<'a> {
+    pub name: &'a str,
+    pub tensor: &'a Tensor,
+    pub quantize: Option<QuantizeTo>,
+}
+
+/// The encoded weights: one manifest group and its shard files' bytes.
+pub struct EncodedWeights {
+    pub group: WeightsGroup,
+    pub shards: Vec<Vec<u8>>,
+}
+
+/// Lowercase hex sha256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Affine quantization exactly as tensorflowjs' `quantize_weights`: float64 range, zero point nudged onto
+/// the grid when 0 lies inside the range, round half to even. Returns (codes, min, scale).
+pub fn quantize_affine(data: &[f32], levels: u32) -> (Vec<u32>, f64, f64) {
+    let (lo, hi) = data
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x as f64), hi.max(x as f64)));
+    if data.is_empty() || lo == hi {
+        return (vec![0; data.len()], if data.is_empty() { 0.0 } else { lo }, 1.0);
+    }
+    let quant_max = levels as f64;
+    let scale = (hi - lo) / quant_max;
+    let (min, max) = if lo <= 0.0 && 0.0 <= hi {
+        let zero_point = ((0.0 - lo) / scale).round_ties_even();
+        let nudged_min = -zero_point * scale;
+        (nudged_min, quant_max * scale + nudged_min)
+    } else {
+        (lo, hi)
+    };
+    let codes = data
+        .iter()
+        .map(|&x| (((x as f64).clamp(min, max) - min) / scale).round_ties_even().clamp(0.0, quant_max) as u32)
+        .collect();
+    (codes, min, scale)
+}
+
+/// Dequantizes one affine code the way TF.js does (double arithmetic, stored as float32).
+pub fn dequantize_affine(code: u32, min: f64, scale: f64) -> f32 {
+    (code as f64 * scale + min) as f32
+}
+
+/// Serializes weights in order and cuts the bytes into shards of at most `shard_size` bytes.
+/// Integer tensors are stored as int32 when every value fits, else int64; only float32 is quantized.
+pub fn encode_weights(weights: &[WeightToWrite], shard_size: usize, group_name: &str) -> EncodedWeights {
+    let mut bytes = Vec::new();
+    let mut entries = Vec::with_capacity(weights.len());
+    for w in weights {
+        let shape = w.tensor.shape.iter().map(|&d| d as u64).collect();
+        let entry = match (&w.tensor.data, w.quantize) {
+            (crate::tensor::Data::F32(v), None) => {
+                v.iter().for_each(|x| bytes.extend_from_slice(&x.to_le_bytes()));
+                WeightEntry { name: w.name.to_string(), shape, dtype: DType::Float32, quantization: None }
+            }
+            (crate::tensor::Data::F32(v), Some(QuantizeTo::Float16)) => {
+                v.iter().for_each(|x| bytes.extend_from_slice(&f16::from_f32(*x).to_le_bytes()));
+                let quantization = Quantization { dtype: DType::Float16, min: None, scale: None, original_dtype: Some(DType::Float32) };
+                WeightEntry { name: w.name.to_string(), shape, dtype: DType::Float32, quantization: Some(quantization) }
+            }
+            (crate::tensor::Data::F32(v), Some(q)) => {
+                let levels = if q == QuantizeTo::Uint8 { u8::MAX as u32 } else { u16::MAX as u32 };
+                let (codes, min, scale) = quantize_affine(v, levels);
+                for c in codes {
+                    if q == QuantizeTo::Uint8 {
+                        bytes.push(c as u8);
+                    } else {
+                        bytes.extend_from_slice(&(c as u16).to_le_bytes());
+                    }
+                }
+                let quantization =
+                    Quantization { dtype: q.dtype(), min: Some(min), scale: Some(scale), original_dtype: Some(DType::Float32) };
+                WeightEntry { name: w.name.to_string(), shape, dtype: DType::Float32, quantization: Some(quantization) }
+            }
+            (crate::tensor::Data::I64(v), _) => {
+                let fits = v.iter().all(|&x| i32::try_from(x).is_ok());
+                if fits {
+                    v.iter().for_each(|&x| bytes.extend_from_slice(&(x as i32).to_le_bytes()));
+                } else {
+                    v.iter().for_each(|x| bytes.extend_from_slice(&x.to_le_bytes()));
+                }
+                let dtype = if fits { DType::Int32 } else { DType::Int64 };
+                WeightEntry { name: w.name.to_string(), shape, dtype, quantization: None }
+            }
+        };
+        entries.push(entry);
+    }
+    let shard_size = shard_size.max(1);
+    let count = bytes.len().div_ceil(shard_size).max(usize::from(!entries.is_empty()));
+    let shards: Vec<Vec<u8>> = (0..count).map(|i| bytes[i * shard_size..((i + 1) * shard_size).min(bytes.len())].to_vec()).collect();
+    let group = WeightsGroup {
+        paths: (1..=count).map(|i| format!("{group_name}-shard{i}of{count}.bin")).collect(),
+        shards: shards.iter().map(|s| ShardInfo { byte_length: s.len() as u64, sha256: sha256_hex(s) }).collect(),
+        weights: entries,
+    };
+    EncodedWeights { group, shards }
+}
+
+/// Checks a shard's length and sha256 against the manifest; `source` names it (file path or URL).
+pub fn verify_shard(info: Option<&ShardInfo>, bytes: &[u8], source: &str) -> Result<(), Error> {
+    let Some(info) = info else { return Ok(()) };
+    if bytes.len() as u64 != info.byte_length {
+        return Err(Error::Shard(format!(
+            "shard {source}: expected {} bytes, got {}",
+            info.byte_length,
+            bytes.len()
+        )));
+    }
+    let digest = sha256_hex(bytes);
+    if digest != info.sha256 {
+        return Err(Error::Shard(format!("shard {source}: sha256 mismatch (expected {}, got {digest})", info.sha256)));
+    }
+    Ok(())
+}
+
+/// Decodes every weight of the manifest from its groups' concatenated shard bytes (one buffer per group).
+pub fn decode_weights(manifest: &[WeightsGroup], group_bytes: &[Vec<u8>]) -> Result<HashMap<String, Tensor>, Error> {
+    let mut out = HashMap::new();
+    for (g, (group, bytes)) in manifest.iter().zip(group_bytes).enumerate() {
+        let mut offset = 0usize;
+        for w in &group.weights {
+            let n = w.byte_len();
+            let end = offset.checked_add(n).filter(|&e| e <= bytes.len()).ok_or_else(|| {
+                Error::Shard(format!(
+                    "weight {:?} (group {}) needs bytes {offset}..{} but the group's shards hold {} bytes",
+                    w.name,
+                    g + 1,
+                    offset + n,
+                    bytes.len()
+                ))
+            })?;
+            out.insert(w.name.clone(), decode_one(w, &bytes[offset..end])?);
+            offset = end;
+        }
+    }
+    Ok(out)
+}
+
+fn decode_one(w: &WeightEntry, b: &[u8]) -> Result<Tensor, Error> {
+    let shape: Vec<usize> = w.shape.iter().map(|&d| d as usize).collect();
+    let stored = w.quantization.as_ref().map_or(w.dtype, |q| q.dtype);
+    let floats = |f: &dyn Fn(&[u8]) -> f32, size: usize| b.chunks_exact(size).map(f).collect::<Vec<f32>>();
+    let ints = |f: &dyn Fn(&[u8]) -> i64, size: usize| b.chunks_exact(size).map(f).collect::<Vec<i64>>();
+    let affine = |q: &Quantization| -> Result<(f64, f64), Error> {
+        match (q.min, q.scale) {
+            (Some(min), Some(scale)) => Ok((min, scale)),
+            _ => Err(Error::Format(format!("weight {:?}: {} quantization needs min and scale", w.name, q.dtype.name()))),
+        }
+    };
+    let integer_target = matches!(w.dtype, DType::Int32 | DType::Int64 | DType::Bool);
+    Ok(match stored {
+        DType::Float32 => Tensor::f32(shape, floats(&|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]), 4)),
+        DType::Float16 => Tensor::f32(shape, floats(&|c| f16::from_le_bytes([c[0], c[1]]).to_f32(), 2)),
+        DType::Int32 => Tensor::i64(shape, ints(&|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64, 4)),
+        DType::Int64 => Tensor::i64(shape, ints(&|c| i64::from_le_bytes(c.try_into().unwrap()), 8)),
+        DType::Bool => Tensor::i64(shape, ints(&|c| i64::from(c[0] != 0), 1)),
+        DType::Uint8 | DType::Uint16 => {
+            let q = w.quantization.as_ref().ok_or_else(|| {
+                Error::Format(format!("weight {:?}: dtype {} without quantization parameters", w.name, stored.name()))
+            })?;
+            let (min, scale) = affine(q)?;
+            let size = stored.size();
+            let code = |c: &[u8]| if size == 1 { c[0] as u32 } else { u16::from_le_bytes([c[0], c[1]]) as u32 };
+            if integer_target {
+                Tensor::i64(shape, ints(&|c| (code(c) as f64 * scale + min).round() as i64, size))
+            } else {
+                Tensor::f32(shape, floats(&|c| dequantize_affine(code(c), min, scale), size))
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_is_exact_after_nudging() {
+        let data = [-0.7f32, 0.0, 0.31, 1.9];
+        let (codes, min, scale) = quantize_affine(&data, 255);
+        assert_eq!(dequantize_affine(codes[1], min, scale), 0.0);
+        for (c, x) in codes.iter().zip(data) {
+            assert!((dequantize_affine(*c, min, scale) - x).abs() <= scale as f32);
+        }
+    }
+
+    #[test]
+    fn constant_tensor_quantizes_to_zeros_with_unit_scale() {
+        let (codes, min, scale) = quantize_affine(&[2.5; 4], 255);
+        assert_eq!((codes, min, scale), (vec![0; 4], 2.5, 1.0));
+    }
+
+    #[test]
+    fn shards_round_trip_and_detect_corruption() {
+        let a = Tensor::f32(vec![3, 2], vec![1.0, -2.0, 3.5, 0.0, 1e-3, 7.0]);
+        let b = Tensor::i64(vec![2], vec![-1, 784]);
+        let enc = encode_weights(
+            &[
+                WeightToWrite { name: "a", tensor: &a, quantize: None },
+                WeightToWrite { name: "b", tensor: &b, quantize: Some(QuantizeTo::Uint8) },
+                WeightToWrite { name: "h", tensor: &a, quantize: Some(QuantizeTo::Float16) },
+            ],
+            10,
+            "group1",
+        );
+        assert_eq!(enc.group.paths.len(), 5);
+        assert_eq!(enc.group.paths[0], "group1-shard1of5.bin");
+        assert_eq!(enc.group.weights[1].dtype, DType::Int32);
+        let joined: Vec<u8> = enc.shards.concat();
+        let decoded = decode_weights(std::slice::from_ref(&enc.group), &[joined]).unwrap();
+        assert_eq!(decoded["a"], a);
+        assert_eq!(decoded["b"], b);
+        assert_eq!(decoded["h"].to_f32s()[4], f16::from_f32(1e-3).to_f32());
+        let mut bad = enc.shards[0].clone();
+        bad[0] ^= 1;
+        let err = verify_shard(Some(&enc.group.shards[0]), &bad, "group1-shard1of5.bin").unwrap_err().to_string();
+        assert!(err.contains("sha256 mismatch") && err.contains("group1-shard1of5.bin"), "{err}");
+        let short = decode_weights(std::slice::from_ref(&enc.group), &[vec![0; 5]]).unwrap_err().to_string();
+        assert!(short.contains("\"a\""), "{short}");
+    }
+}

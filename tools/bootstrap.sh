@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Installs everything webinfer's build and tests need. Idempotent: a no-op in seconds once all is present.
+# Cargo-installed tools live under $WEBINFER_TOOLS (default ~/.local/share/webinfer-tools) so later runs reuse them.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+tools=${WEBINFER_TOOLS:-$HOME/.local/share/webinfer-tools}
+mkdir -p "$tools/bin"
+export PATH="$tools/bin:$tools/node_modules/.bin:$PATH"
+
+say() { printf '[bootstrap] %s\n' "$*"; }
+
+wasm_bindgen_version() {
+  sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p;q}' "$here/Cargo.lock"
+}
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else say "need root (or sudo) to run: $*"; exit 1
+  fi
+}
+
+apt_packages=()
+command -v chromium >/dev/null || apt_packages+=(chromium)
+command -v chromedriver >/dev/null || apt_packages+=(chromium-driver)
+command -v firefox-esr >/dev/null || apt_packages+=(firefox-esr)
+[ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] || [ -e /usr/share/vulkan/icd.d/lvp_icd.json ] || apt_packages+=(mesa-vulkan-drivers)
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  [ "$(id -u)" -eq 0 ] || say "not running as root: using sudo for apt-get"
+  say "apt-get install ${apt_packages[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+
+[ -f "$here/Cargo.lock" ] || (cd "$here" && cargo generate-lockfile)
+wbg=$(wasm_bindgen_version)
+if [ "$("$tools/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != "$wbg" ]; then
+  say "cargo install wasm-bindgen-cli $wbg (a few minutes, once)"
+  cargo install --quiet --root "$tools" wasm-bindgen-cli --version "$wbg" --force
+fi
+
+if [ "$("$tools/bin/wasm-pack" --version 2>/dev/null | awk '{print $2}')" != "0.15.1" ]; then
+  say "cargo install wasm-pack 0.15.1 (a few minutes, once)"
+  cargo install --quiet --root "$tools" wasm-pack --version 0.15.1 --locked --force
+fi
+
+if [ "$("$tools/bin/geckodriver" --version 2>/dev/null | awk 'NR==1{print $2}')" != "0.37.1" ]; then
+  say "cargo install geckodriver 0.37.1 (a few minutes, once)"
+  cargo install --quiet --root "$tools" geckodriver --version 0.37.1 --locked --force
+fi
+
+if [ "$("$tools/node_modules/.bin/wasm-opt" --version 2>/dev/null | awk '{print $3}')" != "132" ]; then
+  say "npm install binaryen@132"
+  npm install --silent --no-audit --no-fund --prefix "$tools" binaryen@132.0.0 >/dev/null
+fi
+
+if [ -f "$here/package.json" ] && [ ! -d "$here/node_modules/playwright-core" ]; then
+  say "npm ci (playwright-core for page tests)"
+  (cd "$here" && npm ci --silent --no-audit --no-fund >/dev/null)
+fi
+
+say "ready: wasm-bindgen $wbg, wasm-pack 0.15.1, geckodriver 0.37.1, wasm-opt $(wasm-opt --version | awk '{print $3}'), $(chromium --version), $(firefox-esr --version)"
