@@ -35,7 +35,7 @@ struct Step {
 }
 
 struct Plan {
-    key: Vec<Tensor>,
+    key: Vec<PlanKey>,
     steps: Vec<Step>,
     slots: Vec<Vec<f32>>,
     input_slots: Vec<Option<usize>>,
@@ -79,14 +79,14 @@ impl Model {
     /// Runs the model on inputs given in graph-input order.
     pub fn predict(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>, Error> {
         self.check_inputs(inputs)?;
-        let key: Vec<Tensor> = inputs
+        let key: Vec<PlanKey> = inputs
             .iter()
             .map(|t| match &t.data {
-                Data::F32(_) => Tensor::f32(t.shape.clone(), Vec::new()),
-                Data::I64(_) => t.clone(),
+                Data::F32(_) => PlanKey::Shape(t.shape.clone()),
+                Data::I64(_) => PlanKey::Value(t.clone()),
             })
             .collect();
-        let pos = match self.plans.iter().position(|p| same_key(&p.key, &key)) {
+        let pos = match self.plans.iter().position(|p| p.key == key) {
             Some(p) => p,
             None => {
                 let plan = self.build_plan(inputs, key)?;
@@ -138,10 +138,8 @@ impl Model {
             for (&got, want) in t.shape.iter().zip(&info.shape) {
                 match want {
                     Dim::Fixed(n) if *n as usize != got => return Err(shape_err()),
-                    Dim::Symbol(s) => {
-                        if *symbols.entry(s.as_str()).or_insert(got) != got {
-                            return Err(Error::Input(format!("input {:?}: dimension {s:?} is {got} here but {} in another input", info.name, symbols[s.as_str()])));
-                        }
+                    Dim::Symbol(s) if *symbols.entry(s.as_str()).or_insert(got) != got => {
+                        return Err(Error::Input(format!("input {:?}: dimension {s:?} is {got} here but {} in another input", info.name, symbols[s.as_str()])));
                     }
                     _ => {}
                 }
@@ -153,7 +151,7 @@ impl Model {
         Ok(())
     }
 
-    fn build_plan(&self, inputs: &[Tensor], key: Vec<Tensor>) -> Result<Plan, Error> {
+    fn build_plan(&self, inputs: &[Tensor], key: Vec<PlanKey>) -> Result<Plan, Error> {
         let mut ids: HashMap<&str, usize> = HashMap::new();
         let mut shapes: Vec<Vec<usize>> = Vec::new();
         let mut values: Vec<Option<Tensor>> = Vec::new();
@@ -338,8 +336,11 @@ impl Model {
     }
 }
 
-fn same_key(a: &[Tensor], b: &[Tensor]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+/// What selects a plan: float inputs by shape, integer inputs (plan-time values) by value.
+#[derive(Clone, Debug, PartialEq)]
+enum PlanKey {
+    Shape(Vec<usize>),
+    Value(Tensor),
 }
 
 impl Plan {

@@ -10,7 +10,7 @@ pub mod tensor;
 pub mod weights;
 
 #[cfg(target_arch = "wasm32")]
-mod js;
+pub mod js;
 
 pub use engine::Model;
 pub use tensor::Tensor;

@@ -49,6 +49,16 @@ pub fn resolve_axis(input: usize, kernel: usize, stride: usize, dilation: usize,
     Ok((pb, pe, out))
 }
 
+/// Batch, channels, groups and window of a convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    pub n: usize,
+    pub c_in: usize,
+    pub c_out: usize,
+    pub group: usize,
+    pub win: Window,
+}
+
 /// A planned convolution with its weights packed once.
 #[derive(Clone, Debug)]
 pub struct Conv {
@@ -66,7 +76,8 @@ pub struct Conv {
 }
 
 impl Conv {
-    pub fn new(n: usize, c_in: usize, c_out: usize, group: usize, win: Window, weights: &[f32], bias: Vec<f32>, act: Activation) -> Self {
+    pub fn new(g: ConvGeometry, weights: &[f32], bias: Vec<f32>, act: Activation) -> Self {
+        let ConvGeometry { n, c_in, c_out, group, win } = g;
         let k = (c_in / group) * win.kh * win.kw;
         let cog = c_out / group;
         if group == c_in && group == c_out && group > 1 {
@@ -288,7 +299,7 @@ mod tests {
             let win = Window { h, w: wd, kh: k, kw: k, sh: s, sw: s, dh: d, dw: d, pt, pl, oh, ow };
             let x: Vec<f32> = (0..c_in * h * wd).map(|i| ((i * 13 % 17) as f32 - 8.0) / 8.0).collect();
             let wt: Vec<f32> = (0..c_out * (c_in / group) * k * k).map(|i| ((i * 7 % 5) as f32 - 2.0) / 4.0).collect();
-            let conv = Conv::new(1, c_in, c_out, group, win, &wt, vec![0.0; c_out], Activation::None);
+            let conv = Conv::new(ConvGeometry { n: 1, c_in, c_out, group, win }, &wt, vec![0.0; c_out], Activation::None);
             let mut out = vec![0.0; c_out * oh * ow];
             conv.run(&x, &mut out, &mut Vec::new());
             for (a, b) in out.iter().zip(naive(&x, &wt, c_in, c_out, group, &win)) {

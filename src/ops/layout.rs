@@ -285,8 +285,16 @@ pub fn concat_run<T: Copy>(inputs: &[&[T]], outer: usize, blocks: &[usize], out:
     }
 }
 
-/// Split along `axis` into the given sizes: (outer, input block, per-output block sizes, output shapes).
-pub fn split_shape(shape: &[usize], axis: i64, sizes: &[usize]) -> Result<(usize, usize, Vec<usize>, Vec<Vec<usize>>), Error> {
+/// A split along one axis: `outer` repetitions of an input block cut into per-output parts.
+pub struct SplitPlan {
+    pub outer: usize,
+    pub block: usize,
+    pub parts: Vec<usize>,
+    pub shapes: Vec<Vec<usize>>,
+}
+
+/// Split along `axis` into the given sizes.
+pub fn split_shape(shape: &[usize], axis: i64, sizes: &[usize]) -> Result<SplitPlan, Error> {
     let axis = normalize_axis(axis, shape.len(), "Split")?;
     if sizes.iter().sum::<usize>() != shape[axis] {
         return Err(Error::Shape(format!("Split sizes {sizes:?} do not add up to axis {axis} of {shape:?}")));
@@ -301,7 +309,7 @@ pub fn split_shape(shape: &[usize], axis: i64, sizes: &[usize]) -> Result<(usize
             o
         })
         .collect();
-    Ok((outer, shape[axis] * inner, sizes.iter().map(|s| s * inner).collect(), shapes))
+    Ok(SplitPlan { outer, block: shape[axis] * inner, parts: sizes.iter().map(|s| s * inner).collect(), shapes })
 }
 
 pub fn split_run<T: Copy>(src: &[T], outer: usize, block: usize, parts: &[usize], outs: &mut [&mut [T]]) {

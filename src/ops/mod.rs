@@ -11,7 +11,7 @@ pub mod norm;
 pub mod pool;
 pub mod reduce;
 
-use conv::{resolve_axis, Conv, ConvTranspose, Window};
+use conv::{resolve_axis, Conv, ConvGeometry, ConvTranspose, Window};
 use elementwise::{Binary, Broadcast, Unary};
 use gemm::{gemm_packed, pack_a_into, pack_b, pack_b_into, Activation, Bias, Packed, MR, NR};
 use layout::{IndexMap, PadMode};
@@ -91,7 +91,8 @@ enum MatBias {
 #[derive(Clone, Debug)]
 pub struct ConvKernel {
     prepared: Option<Conv>,
-    params: (usize, usize, usize, usize, Window, Activation),
+    geometry: ConvGeometry,
+    act: Activation,
 }
 
 fn op_err(node: &Node, msg: impl std::fmt::Display) -> Error {
@@ -415,8 +416,8 @@ fn plan_inner(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
                     (0..parts).map(|i| each.min(x[a].saturating_sub(i * each))).collect()
                 }
             };
-            let (outer, block, parts, shapes) = layout::split_shape(x, axis, &sizes)?;
-            kernel(Kernel::Split { outer, block, parts }, vec![0], shapes)
+            let sp = layout::split_shape(x, axis, &sizes)?;
+            kernel(Kernel::Split { outer: sp.outer, block: sp.block, parts: sp.parts }, vec![0], sp.shapes)
         }
         "MatMul" => plan_matmul(node, inputs),
         "Gemm" => plan_gemm(node, inputs),
@@ -579,14 +580,15 @@ fn plan_conv(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
     let act = fused_activation(node)?;
     let bias = if node.input(2).is_some() { const_f32(node, inputs, 2) } else { Some(vec![0.0; c_out]) };
     let out = out_spatial(n, c_out, &win, x.len() - 2);
+    let geometry = ConvGeometry { n, c_in, c_out, group, win };
     match (inputs[1].value, bias) {
         (Some(wv), Some(bias)) => {
-            let conv = Conv::new(n, c_in, c_out, group, win, &wv.to_f32s(), bias, act);
-            kernel(Kernel::Conv(Box::new(ConvKernel { prepared: Some(conv), params: (n, c_in, c_out, group, win, act) })), vec![0], vec![out])
+            let conv = Conv::new(geometry, &wv.to_f32s(), bias, act);
+            kernel(Kernel::Conv(Box::new(ConvKernel { prepared: Some(conv), geometry, act })), vec![0], vec![out])
         }
         _ => {
             let reads = if node.input(2).is_some() { vec![0, 1, 2] } else { vec![0, 1] };
-            kernel(Kernel::Conv(Box::new(ConvKernel { prepared: None, params: (n, c_in, c_out, group, win, act) })), reads, vec![out])
+            kernel(Kernel::Conv(Box::new(ConvKernel { prepared: None, geometry, act })), reads, vec![out])
         }
     }
 }
@@ -857,9 +859,8 @@ impl Kernel {
             Kernel::Conv(c) => match &c.prepared {
                 Some(conv) => conv.run(ins[0], out, scratch),
                 None => {
-                    let (n, ci, co, g, win, act) = c.params;
-                    let bias = ins.get(2).map_or_else(|| vec![0.0; co], |b| b.to_vec());
-                    Conv::new(n, ci, co, g, win, ins[1], bias, act).run(ins[0], out, scratch)
+                    let bias = ins.get(2).map_or_else(|| vec![0.0; c.geometry.c_out], |b| b.to_vec());
+                    Conv::new(c.geometry, ins[1], bias, c.act).run(ins[0], out, scratch)
                 }
             },
             Kernel::ConvTranspose(c) => c.run(ins[0], out),

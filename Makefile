@@ -1,0 +1,52 @@
+# webinfer: `make demo` builds everything and serves the digit demo; `make test` runs every test.
+SHELL := /bin/bash
+TOOLS ?= $(HOME)/.local/share/webinfer-tools
+export PATH := $(TOOLS)/bin:$(TOOLS)/node_modules/.bin:$(PATH)
+PORT ?= 8080
+BROWSER_TEST = cargo test --target wasm32-unknown-unknown -p webinfer --test web
+
+.PHONY: all bootstrap build pkg www-pkg demo-model demo test test-native test-chromium test-firefox test-page lint clean
+
+all: build
+
+bootstrap:
+	@./tools/bootstrap.sh
+
+build: bootstrap
+	cargo build --release --bin webinfer
+	cargo build --release --target wasm32-unknown-unknown --lib
+
+pkg: bootstrap
+	wasm-pack build --release --target web --out-dir pkg .
+
+demo-model: bootstrap
+	@./tools/demo-model.sh
+
+www-pkg: pkg
+	rm -rf www/pkg && mkdir -p www/pkg && cp pkg/webinfer.js pkg/webinfer_bg.wasm pkg/webinfer.d.ts www/pkg/
+
+demo: www-pkg demo-model
+	python3 tools/serve.py --dir www --port $(PORT)
+
+test: bootstrap test-native test-chromium test-firefox test-page lint
+	@echo "make test: all suites passed"
+
+test-native:
+	cargo test --workspace
+
+test-chromium:
+	CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_WEBDRIVER_JSON=$(CURDIR)/tools/webdriver.json $(BROWSER_TEST)
+
+test-firefox:
+	GECKODRIVER=$(TOOLS)/bin/geckodriver $(BROWSER_TEST)
+
+test-page: www-pkg demo-model
+	npm test
+
+lint:
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown -p webinfer --lib --tests -- -D warnings
+
+clean:
+	cargo clean
+	rm -rf pkg www/pkg www/model

@@ -1,0 +1,336 @@
+//! The JavaScript API: `Model.load(url, options)`, `Model.fromBytes(json, shards)`, `model.predict(...)`.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::format::{Dim, ModelJson, ValueInfo};
+use crate::tensor::Tensor;
+use crate::Error;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r#"
+/** A tensor crossing the JS boundary. */
+export interface TensorData { data: Float32Array; shape: number[]; }
+/** A graph input or output. */
+export interface TensorInfo { name: string; dtype: string; shape: (number | string)[]; }
+/** Options of Model.load. */
+export interface LoadOptions {
+  backend?: "auto" | "cpu" | "webgpu";
+  onProgress?: (fraction: number) => void;
+  /** Passed to fetch() for model.json and every shard (headers, credentials, cache, ...). */
+  fetch?: RequestInit;
+}
+"#;
+
+fn js_err(e: impl std::fmt::Display) -> JsValue {
+    js_sys::Error::new(&e.to_string()).into()
+}
+
+fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// The webinfer version.
+#[wasm_bindgen]
+pub fn version() -> String {
+    crate::version().to_string()
+}
+
+#[wasm_bindgen(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// A loaded model.
+#[wasm_bindgen]
+pub struct Model {
+    inner: crate::Model,
+    backend: String,
+    size_bytes: f64,
+}
+
+fn resolve_url(path: &str, base: &str) -> Result<String, JsValue> {
+    let location = get(&js_sys::global(), "location");
+    let absolute_base = match get(&location, "href").as_string() {
+        Some(href) => web_sys::Url::new_with_base(base, &href)?.href(),
+        None => base.to_string(),
+    };
+    Ok(web_sys::Url::new_with_base(path, &absolute_base)?.href())
+}
+
+async fn fetch(url: &str, init: &JsValue) -> Result<web_sys::Response, JsValue> {
+    let fetch: Function = get(&js_sys::global(), "fetch").dyn_into().map_err(|_| js_err("fetch() is not available here"))?;
+    let promise: Promise = fetch
+        .call2(&JsValue::UNDEFINED, &JsValue::from_str(url), init)
+        .map_err(|e| js_err(format!("fetch {url} failed: {}", describe(&e))))?
+        .dyn_into()?;
+    let response: web_sys::Response = JsFuture::from(promise).await.map_err(|e| js_err(format!("fetch {url} failed: {}", describe(&e))))?.dyn_into()?;
+    if !response.ok() {
+        return Err(js_err(format!("HTTP {} {} for {url}", response.status(), response.status_text())));
+    }
+    Ok(response)
+}
+
+fn describe(e: &JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string()).unwrap_or_else(|| format!("{e:?}"))
+}
+
+/// Reads a response body chunk by chunk, reporting each chunk's size.
+async fn read_body(response: web_sys::Response, url: &str, on_chunk: &dyn Fn(usize)) -> Result<Vec<u8>, JsValue> {
+    let Some(body) = response.body() else {
+        let buf = JsFuture::from(response.array_buffer()?).await?;
+        let bytes = Uint8Array::new(&buf).to_vec();
+        on_chunk(bytes.len());
+        return Ok(bytes);
+    };
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().dyn_into()?;
+    let mut bytes = Vec::new();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(|e| js_err(format!("reading {url} failed: {}", describe(&e))))?;
+        if get(&chunk, "done").as_bool().unwrap_or(true) {
+            break;
+        }
+        let value = Uint8Array::new(&get(&chunk, "value"));
+        let start = bytes.len();
+        bytes.resize(start + value.length() as usize, 0);
+        value.copy_to(&mut bytes[start..]);
+        on_chunk(value.length() as usize);
+    }
+    Ok(bytes)
+}
+
+fn info_to_js(info: &[ValueInfo]) -> Array {
+    info.iter()
+        .map(|v| {
+            let o = Object::new();
+            let shape: Array = v
+                .shape
+                .iter()
+                .map(|d| match d {
+                    Dim::Fixed(n) => JsValue::from_f64(*n as f64),
+                    Dim::Symbol(s) => JsValue::from_str(s),
+                })
+                .collect();
+            let _ = Reflect::set(&o, &"name".into(), &JsValue::from_str(&v.name));
+            let _ = Reflect::set(&o, &"dtype".into(), &JsValue::from_str(v.dtype.name()));
+            let _ = Reflect::set(&o, &"shape".into(), &shape);
+            JsValue::from(o)
+        })
+        .collect()
+}
+
+fn tensor_to_js(t: &Tensor) -> JsValue {
+    let o = Object::new();
+    let data = Float32Array::from(&t.to_f32s()[..]);
+    let shape: Array = t.shape.iter().map(|&d| JsValue::from_f64(d as f64)).collect();
+    let _ = Reflect::set(&o, &"data".into(), &data);
+    let _ = Reflect::set(&o, &"shape".into(), &shape);
+    o.into()
+}
+
+/// Infers a shape for flat data from the declared shape (one symbolic dim is solved from the length).
+fn infer_shape(info: &ValueInfo, len: usize) -> Result<Vec<usize>, Error> {
+    let fixed: usize = info.shape.iter().map(|d| if let Dim::Fixed(n) = d { *n as usize } else { 1 }).product();
+    let symbols = info.shape.iter().filter(|d| matches!(d, Dim::Symbol(_))).count();
+    let want = || info.shape.iter().map(|d| match d { Dim::Fixed(n) => n.to_string(), Dim::Symbol(s) => s.clone() }).collect::<Vec<_>>().join(", ");
+    if fixed == 0 || len % fixed != 0 || symbols > 1 || (symbols == 0 && len != fixed) {
+        return Err(Error::Input(format!(
+            "input {:?}: got {len} values, which do not fit shape [{}]; pass an explicit shape",
+            info.name,
+            want()
+        )));
+    }
+    Ok(info.shape.iter().map(|d| if let Dim::Fixed(n) = d { *n as usize } else { len / fixed }).collect())
+}
+
+fn tensor_from_js(info: &ValueInfo, data: &JsValue, shape: &JsValue) -> Result<Tensor, JsValue> {
+    let values: Vec<f32> = if data.is_instance_of::<Float32Array>() {
+        Float32Array::from(data.clone()).to_vec()
+    } else if Array::is_array(data) || get(data, "length").as_f64().is_some() {
+        Float32Array::new(data).to_vec()
+    } else {
+        return Err(js_err(format!("input {:?}: expected a Float32Array, got {}", info.name, describe(&data.js_typeof()))));
+    };
+    let shape: Vec<usize> = if shape.is_undefined() || shape.is_null() {
+        infer_shape(info, values.len()).map_err(js_err)?
+    } else {
+        Array::from(shape).iter().map(|d| d.as_f64().unwrap_or(-1.0).max(0.0) as usize).collect()
+    };
+    let n: usize = shape.iter().product();
+    if n != values.len() {
+        return Err(js_err(format!("input {:?}: shape {shape:?} needs {n} values, got {}", info.name, values.len())));
+    }
+    Ok(match info.dtype {
+        crate::format::DType::Int32 | crate::format::DType::Int64 | crate::format::DType::Bool => {
+            Tensor::i64(shape, values.iter().map(|&v| v as i64).collect())
+        }
+        _ => Tensor::f32(shape, values),
+    })
+}
+
+#[wasm_bindgen]
+impl Model {
+    /// Loads `model.json` from `url` and its shards (fetched in parallel, verified by length and sha256).
+    #[wasm_bindgen(js_name = load)]
+    pub async fn load(url: String, options: Option<Object>) -> Result<Model, JsValue> {
+        let options: JsValue = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
+        let init = if options.is_undefined() { JsValue::UNDEFINED } else { get(&options, "fetch") };
+        let on_progress: Option<Function> = if options.is_undefined() { None } else { get(&options, "onProgress").dyn_into().ok() };
+        let backend = requested_backend(&options)?;
+        let model_url = resolve_url(&url, &url).unwrap_or(url.clone());
+        let text = fetch(&model_url, &init).await?.text()?;
+        let json_text = JsFuture::from(text).await?.as_string().ok_or_else(|| js_err(format!("{model_url}: body is not text")))?;
+        let json = ModelJson::parse(&json_text).map_err(|e| js_err(format!("{model_url}: {e}")))?;
+        let urls: Vec<String> = json.weights_manifest.iter().flat_map(|g| &g.paths).map(|p| resolve_url(p, &model_url)).collect::<Result<_, _>>()?;
+        let total: u64 = json.weights_manifest.iter().flat_map(|g| &g.shards).map(|s| s.byte_length).sum();
+        let received = Rc::new(Cell::new(0usize));
+        let report = {
+            let received = received.clone();
+            let on_progress = on_progress.clone();
+            Rc::new(move |n: usize| {
+                received.set(received.get() + n);
+                if let Some(f) = &on_progress {
+                    if total > 0 {
+                        let fraction = (received.get() as f64 / total as f64).min(1.0);
+                        let _ = f.call1(&JsValue::NULL, &JsValue::from_f64(fraction));
+                    }
+                }
+            })
+        };
+        let fetches = urls.iter().map(|u| {
+            let report = report.clone();
+            let init = init.clone();
+            async move {
+                let response = fetch(u, &init).await?;
+                read_body(response, u, &*report).await
+            }
+        });
+        let shards: Vec<Vec<u8>> = futures_util::future::try_join_all(fetches).await?;
+        let mut i = 0;
+        for group in &json.weights_manifest {
+            for (j, info) in group.shards.iter().enumerate() {
+                crate::weights::verify_shard(Some(info), &shards[i + j], &urls[i + j]).map_err(js_err)?;
+            }
+            i += group.paths.len();
+        }
+        if let Some(f) = &on_progress {
+            let _ = f.call1(&JsValue::NULL, &JsValue::from_f64(1.0));
+        }
+        let size = shards.iter().map(Vec::len).sum::<usize>() + json_text.len();
+        let inner = crate::model_from_bytes(&json_text, &shards).map_err(js_err)?;
+        Model::with_backend(inner, backend, size as f64)
+    }
+
+    /// Builds a model from bytes the caller already has: model.json (string or bytes) and the shards in
+    /// manifest order.
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(model_json: JsValue, shards: Array, options: Option<Object>) -> Result<Model, JsValue> {
+        let text = match model_json.as_string() {
+            Some(s) => s,
+            None => String::from_utf8(Uint8Array::new(&model_json).to_vec()).map_err(|_| js_err("model.json bytes are not UTF-8"))?,
+        };
+        let shards: Vec<Vec<u8>> = shards.iter().map(|s| Uint8Array::new(&s).to_vec()).collect();
+        let size = shards.iter().map(Vec::len).sum::<usize>() + text.len();
+        let inner = crate::model_from_bytes(&text, &shards).map_err(js_err)?;
+        let options: JsValue = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
+        Model::with_backend(inner, requested_backend(&options)?, size as f64)
+    }
+
+    fn with_backend(inner: crate::Model, requested: String, size_bytes: f64) -> Result<Model, JsValue> {
+        if requested == "webgpu" {
+            return Err(js_err("backend \"webgpu\" is not available in this build; use \"cpu\" or \"auto\""));
+        }
+        Ok(Model { inner, backend: "cpu".into(), size_bytes })
+    }
+
+    /// The model's inputs: `[{name, dtype, shape}]`.
+    #[wasm_bindgen(getter, unchecked_return_type = "TensorInfo[]")]
+    pub fn inputs(&self) -> Array {
+        info_to_js(self.inner.inputs())
+    }
+
+    /// The model's outputs: `[{name, dtype, shape}]`.
+    #[wasm_bindgen(getter, unchecked_return_type = "TensorInfo[]")]
+    pub fn outputs(&self) -> Array {
+        info_to_js(self.inner.outputs())
+    }
+
+    /// The backend in use: "cpu" or "webgpu".
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        self.backend.clone()
+    }
+
+    /// Bytes of model.json plus shards this model was loaded from.
+    #[wasm_bindgen(getter, js_name = sizeBytes)]
+    pub fn size_bytes(&self) -> f64 {
+        self.size_bytes
+    }
+
+    /// Runs the model. `input` is a Float32Array (with an optional `shape`; a symbolic batch is solved
+    /// from the length) or `{name: {data, shape}}` for several inputs. Resolves to `{data, shape}`, or
+    /// to `{name: {data, shape}}` when the model has several outputs.
+    #[wasm_bindgen(unchecked_return_type = "Promise<TensorData | Record<string, TensorData>>")]
+    pub fn predict(&mut self, input: JsValue, shape: JsValue) -> Promise {
+        let result = self.predict_sync(&input, &shape);
+        match result {
+            Ok(v) => Promise::resolve(&v),
+            Err(e) => Promise::reject(&e),
+        }
+    }
+
+    /// As `predict`, returning the result directly (CPU backend only).
+    #[wasm_bindgen(js_name = predictSync, unchecked_return_type = "TensorData | Record<string, TensorData>")]
+    pub fn predict_sync(&mut self, input: &JsValue, shape: &JsValue) -> Result<JsValue, JsValue> {
+        let infos = self.inner.inputs().to_vec();
+        let direct = input.is_instance_of::<Float32Array>() || Array::is_array(input);
+        let tensors: Vec<Tensor> = if direct {
+            if infos.len() != 1 {
+                let names: Vec<&str> = infos.iter().map(|i| i.name.as_str()).collect();
+                return Err(js_err(format!("the model has {} inputs {names:?}: pass {{name: {{data, shape}}}}", infos.len())));
+            }
+            vec![tensor_from_js(&infos[0], input, shape)?]
+        } else if input.is_object() {
+            let keys: Vec<String> = Object::keys(input.unchecked_ref::<Object>()).iter().filter_map(|k| k.as_string()).collect();
+            for k in &keys {
+                if !infos.iter().any(|i| &i.name == k) {
+                    let names: Vec<&str> = infos.iter().map(|i| i.name.as_str()).collect();
+                    return Err(js_err(format!("unknown input name {k:?}; the model's inputs are {names:?}")));
+                }
+            }
+            infos
+                .iter()
+                .map(|info| {
+                    let entry = get(input, &info.name);
+                    if entry.is_undefined() {
+                        return Err(js_err(format!("missing input {:?}", info.name)));
+                    }
+                    tensor_from_js(info, &get(&entry, "data"), &get(&entry, "shape"))
+                })
+                .collect::<Result<_, _>>()?
+        } else {
+            return Err(js_err("predict expects a Float32Array or {name: {data, shape}}"));
+        };
+        let outputs = self.inner.predict(&tensors).map_err(js_err)?;
+        if outputs.len() == 1 {
+            return Ok(tensor_to_js(&outputs[0]));
+        }
+        let map = Object::new();
+        for (info, t) in self.inner.outputs().iter().zip(&outputs) {
+            Reflect::set(&map, &JsValue::from_str(&info.name), &tensor_to_js(t))?;
+        }
+        Ok(map.into())
+    }
+}
+
+fn requested_backend(options: &JsValue) -> Result<String, JsValue> {
+    let backend = if options.is_undefined() { None } else { get(options, "backend").as_string() };
+    match backend.as_deref().unwrap_or("auto") {
+        b @ ("auto" | "cpu" | "webgpu") => Ok(b.to_string()),
+        other => Err(js_err(format!("unknown backend {other:?}; use \"auto\", \"cpu\" or \"webgpu\""))),
+    }
+}
