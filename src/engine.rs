@@ -21,6 +21,13 @@ pub struct Model {
     plans: Vec<Plan>,
 }
 
+/// Every value's shape, and the values known at plan time, for one set of inputs.
+#[derive(Clone, Debug, Default)]
+pub struct Analysis {
+    pub shapes: HashMap<String, Vec<usize>>,
+    pub known: HashMap<String, Tensor>,
+}
+
 /// Where a graph output comes from in a plan.
 #[derive(Clone, Debug)]
 enum Source {
@@ -89,7 +96,7 @@ impl Model {
         let pos = match self.plans.iter().position(|p| p.key == key) {
             Some(p) => p,
             None => {
-                let plan = self.build_plan(inputs, key)?;
+                let (plan, _) = self.build_plan(inputs, key, false)?;
                 if self.plans.len() >= PLAN_CACHE {
                     self.plans.remove(0);
                 }
@@ -116,6 +123,14 @@ impl Model {
             .map(|(t, info)| t.ok_or_else(|| Error::Input(format!("missing input {:?}", info.name))))
             .collect::<Result<Vec<_>, _>>()?;
         self.predict(&inputs)
+    }
+
+    /// Plans for `inputs` and reports every value's shape and every value known at plan time
+    /// (weights, shape arithmetic, anything computed only from those); nothing is run.
+    pub fn analyze(&self, inputs: &[Tensor]) -> Result<Analysis, Error> {
+        self.check_inputs(inputs)?;
+        let (_, analysis) = self.build_plan(inputs, Vec::new(), true)?;
+        Ok(analysis.expect("requested"))
     }
 
     fn check_inputs(&self, inputs: &[Tensor]) -> Result<(), Error> {
@@ -151,7 +166,7 @@ impl Model {
         Ok(())
     }
 
-    fn build_plan(&self, inputs: &[Tensor], key: Vec<PlanKey>) -> Result<Plan, Error> {
+    fn build_plan(&self, inputs: &[Tensor], key: Vec<PlanKey>, analyze: bool) -> Result<(Plan, Option<Analysis>), Error> {
         let mut ids: HashMap<&str, usize> = HashMap::new();
         let mut shapes: Vec<Vec<usize>> = Vec::new();
         let mut values: Vec<Option<Tensor>> = Vec::new();
@@ -242,11 +257,29 @@ impl Model {
             }
         }
 
-        let output_ids: Vec<usize> = self
-            .outputs
-            .iter()
-            .map(|o| ids.get(o.name.as_str()).copied().ok_or_else(|| Error::Format(format!("graph output {:?} is never produced", o.name))))
-            .collect::<Result<_, _>>()?;
+        let analysis = analyze.then(|| {
+            let mut a = Analysis::default();
+            for (name, &id) in &ids {
+                a.shapes.insert(name.to_string(), shapes[id].clone());
+                if let Some(v) = &values[id] {
+                    a.known.insert(name.to_string(), v.clone());
+                }
+            }
+            a
+        });
+        let mut output_ids = Vec::with_capacity(self.outputs.len());
+        for o in &self.outputs {
+            let id = match (ids.get(o.name.as_str()), self.weights.get(&o.name)) {
+                (Some(&id), _) => id,
+                (None, Some(w)) => {
+                    shapes.push(w.shape.clone());
+                    values.push(Some(w.clone()));
+                    shapes.len() - 1
+                }
+                (None, None) => return Err(Error::Format(format!("graph output {:?} is never produced", o.name))),
+            };
+            output_ids.push(id);
+        }
 
         let mut last_use = vec![usize::MAX; shapes.len()];
         for (s, p) in pending.iter().enumerate() {
@@ -325,14 +358,15 @@ impl Model {
             })
             .collect();
         let scratch_len = steps.iter().map(|s| s.kernel.scratch_len()).max().unwrap_or(0);
-        Ok(Plan {
+        let plan = Plan {
             key,
             steps,
             slots,
             input_slots: graph_input_ids.iter().map(|&id| slot_of[id]).collect(),
             outputs,
             scratch: vec![0.0; scratch_len],
-        })
+        };
+        Ok((plan, analysis))
     }
 }
 

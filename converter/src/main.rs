@@ -1,1 +1,239 @@
-fn main() {}
+//! `webinfer`: convert trained models to model.json + shards, run them natively, inspect them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use webinfer::format::ModelJson;
+use webinfer::weights::{verify_shard, QuantizeTo};
+use webinfer_converter::{convert_path, npy, summary, write_output, ConvertError, ConvertOptions, SourceFormat};
+
+#[derive(Parser)]
+#[command(name = "webinfer", version, about = "Convert trained models for the browser, run and inspect them.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Quantize {
+    Float16,
+    Uint8,
+    Uint16,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum Backend {
+    Cpu,
+    Webgpu,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Convert a model into model.json + weight shards.
+    #[command(after_help = "Examples:\n  webinfer convert mnist.onnx out/mnist\n  webinfer convert model.onnx out/ --quantize float16\n  webinfer convert model.onnx out/ --quantize uint8 --quantize-only 'conv*' --shard-size 1048576")]
+    Convert {
+        /// The source model (ONNX .onnx).
+        input: PathBuf,
+        /// Output directory (created; replaced if it holds an earlier conversion).
+        out_dir: PathBuf,
+        /// Store float32 weights quantized, exactly as TensorFlow.js does.
+        #[arg(long, value_enum)]
+        quantize: Option<Quantize>,
+        /// With --quantize: only weights whose names match these globs.
+        #[arg(long, num_args = 1.., value_name = "GLOB")]
+        quantize_only: Vec<String>,
+        /// Largest shard in bytes.
+        #[arg(long, default_value_t = webinfer::weights::DEFAULT_SHARD_SIZE, value_name = "BYTES")]
+        shard_size: usize,
+        /// Source format (detected from the input when absent).
+        #[arg(long, value_enum)]
+        from: Option<SourceFormat>,
+    },
+    /// Run a converted model on .npy inputs and write .npy outputs.
+    #[command(after_help = "Examples:\n  webinfer run out/mnist --input digit.npy --output probs.npy\n  webinfer run out/model --input a=a.npy --input b=b.npy --output y=y.npy")]
+    Run {
+        /// A directory holding model.json and its shards.
+        model_dir: PathBuf,
+        /// Input .npy, positional (`in.npy`, in graph-input order) or named (`name=in.npy`).
+        #[arg(long, required = true)]
+        input: Vec<String>,
+        /// Output .npy, positional (in graph-output order) or named (`name=out.npy`).
+        #[arg(long, required = true)]
+        output: Vec<String>,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: Backend,
+    },
+    /// Show a converted model: inputs, outputs, ops, weights, shards and their integrity.
+    Inspect {
+        model_dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), ConvertError> {
+    match cli.command {
+        Command::Convert { input, out_dir, quantize, quantize_only, shard_size, from } => convert(&input, &out_dir, quantize, &quantize_only, shard_size, from),
+        Command::Run { model_dir, input, output, backend } => run_model(&model_dir, &input, &output, backend),
+        Command::Inspect { model_dir } => inspect(&model_dir),
+    }
+}
+
+fn convert(input: &Path, out_dir: &Path, quantize: Option<Quantize>, only: &[String], shard_size: usize, from: Option<SourceFormat>) -> Result<(), ConvertError> {
+    if shard_size == 0 {
+        return Err(ConvertError::Io("--shard-size must be at least 1 byte".into()));
+    }
+    if !only.is_empty() && quantize.is_none() {
+        return Err(ConvertError::Io("--quantize-only needs --quantize".into()));
+    }
+    let quantize_only = only
+        .iter()
+        .map(|g| glob::Pattern::new(g).map_err(|e| ConvertError::Io(format!("--quantize-only {g:?}: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = ConvertOptions {
+        from,
+        quantize: quantize.map(|q| match q {
+            Quantize::Float16 => QuantizeTo::Float16,
+            Quantize::Uint8 => QuantizeTo::Uint8,
+            Quantize::Uint16 => QuantizeTo::Uint16,
+        }),
+        quantize_only,
+        shard_size,
+    };
+    let size = std::fs::metadata(input).map(|m| m.len()).unwrap_or(0);
+    let bar = (size > 32 << 20).then(|| {
+        let bar = ProgressBar::new(3);
+        bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed}] {bar:30} {msg}").expect("valid template"));
+        bar.set_message(format!("converting {} ({} MB)", input.display(), size >> 20));
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    });
+    let start = Instant::now();
+    let converted = convert_path(input, &options)?;
+    if let Some(b) = &bar {
+        b.set_position(2);
+        b.set_message("writing shards");
+    }
+    write_output(&converted, out_dir)?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    for note in &converted.notes {
+        println!("note: {note}");
+    }
+    print!("{}", summary(&converted.model, &converted.shards));
+    println!("wrote {} in {:.2} s", out_dir.display(), start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn split_named(arg: &str) -> (Option<&str>, &str) {
+    match arg.split_once('=') {
+        Some((name, path)) if !name.is_empty() && !name.contains('/') => (Some(name), path),
+        _ => (None, arg),
+    }
+}
+
+fn run_model(dir: &Path, inputs: &[String], outputs: &[String], backend: Backend) -> Result<(), ConvertError> {
+    if backend == Backend::Webgpu {
+        return Err(ConvertError::Unsupported("--backend webgpu is not available in this build; use --backend cpu".into()));
+    }
+    let mut model = webinfer::load_dir(dir).map_err(|e| ConvertError::Io(format!("{}: {e}", dir.display())))?;
+    let input_names: Vec<String> = model.inputs().iter().map(|i| i.name.clone()).collect();
+    let mut named = Vec::new();
+    for (i, arg) in inputs.iter().enumerate() {
+        let (name, path) = split_named(arg);
+        let name = match name {
+            Some(n) => n.to_string(),
+            None => input_names.get(i).cloned().ok_or_else(|| ConvertError::Io(format!("--input {arg}: the model has only {} input(s) {input_names:?}", input_names.len())))?,
+        };
+        named.push((name, npy::read(Path::new(path))?));
+    }
+    let results = model.predict_named(named)?;
+    let output_names: Vec<String> = model.outputs().iter().map(|o| o.name.clone()).collect();
+    for (i, arg) in outputs.iter().enumerate() {
+        let (name, path) = split_named(arg);
+        let index = match name {
+            Some(n) => output_names.iter().position(|o| o == n).ok_or_else(|| ConvertError::Io(format!("--output {arg}: unknown output {n:?}; outputs are {output_names:?}")))?,
+            None if i < output_names.len() => i,
+            None => return Err(ConvertError::Io(format!("--output {arg}: the model has only {} output(s)", output_names.len()))),
+        };
+        npy::write(Path::new(path), &results[index])?;
+        println!("{} {:?} -> {path}", output_names[index], results[index].shape);
+    }
+    Ok(())
+}
+
+fn inspect(dir: &Path) -> Result<(), ConvertError> {
+    let path = dir.join("model.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| ConvertError::Io(format!("{}: {e}", path.display())))?;
+    let model = ModelJson::parse(&text).map_err(|e| ConvertError::Io(format!("{}: {e}", path.display())))?;
+    println!("format: {}", model.format);
+    if let Some(g) = &model.generated_by {
+        println!("source: {g}");
+    }
+    let dims = |v: &webinfer::format::ValueInfo| v.shape.iter().map(|d| match d { webinfer::format::Dim::Fixed(n) => n.to_string(), webinfer::format::Dim::Symbol(s) => s.clone() }).collect::<Vec<_>>().join(", ");
+    for i in &model.graph.inputs {
+        println!("input  {} {} [{}]", i.name, i.dtype.name(), dims(i));
+    }
+    for o in &model.graph.outputs {
+        println!("output {} {} [{}]", o.name, o.dtype.name(), dims(o));
+    }
+    let mut shards = Vec::new();
+    let mut all_ok = true;
+    for group in &model.weights_manifest {
+        for (i, p) in group.paths.iter().enumerate() {
+            let sp = dir.join(p);
+            let status = match std::fs::read(&sp) {
+                Ok(bytes) => {
+                    let status = match verify_shard(group.shards.get(i), &bytes, p) {
+                        Ok(()) if group.shards.get(i).is_some() => "ok (length and sha256 match)".to_string(),
+                        Ok(()) => "present (no digest recorded)".to_string(),
+                        Err(e) => {
+                            all_ok = false;
+                            format!("CORRUPT: {e}")
+                        }
+                    };
+                    shards.push(bytes);
+                    status
+                }
+                Err(e) => {
+                    all_ok = false;
+                    format!("MISSING: {e}")
+                }
+            };
+            println!("shard  {p}: {status}");
+        }
+    }
+    let mut by_dtype: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for w in model.weights() {
+        let key = match &w.quantization {
+            Some(q) => format!("{} stored as {}", w.dtype.name(), q.dtype.name()),
+            None => w.dtype.name().to_string(),
+        };
+        let e = by_dtype.entry(key).or_default();
+        e.0 += 1;
+        e.1 += w.byte_len();
+    }
+    for (k, (n, b)) in by_dtype {
+        println!("weights {k}: {n} tensors, {b} bytes");
+    }
+    print!("{}", summary(&model, &shards));
+    if all_ok {
+        println!("integrity: ok");
+        Ok(())
+    } else {
+        Err(ConvertError::Io(format!("{}: integrity check failed", dir.display())))
+    }
+}

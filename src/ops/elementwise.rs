@@ -36,6 +36,10 @@ pub enum Unary {
     Cos,
     Not,
     Identity,
+    /// Cast to float16 and back: round to the nearest float16.
+    RoundF16,
+    /// Cast to bfloat16 and back: round to the nearest bfloat16.
+    RoundBf16,
     /// Cast to an integer type: truncate toward zero.
     Trunc,
     /// Cast to bool.
@@ -117,6 +121,8 @@ impl Unary {
             Unary::Cos => x.cos(),
             Unary::Not => f32::from(x == 0.0),
             Unary::Identity => x,
+            Unary::RoundF16 => half::f16::from_f32(x).to_f32(),
+            Unary::RoundBf16 => half::bf16::from_f32(x).to_f32(),
             Unary::Trunc => x.trunc(),
             Unary::NonZero => f32::from(x != 0.0),
         }

@@ -16,7 +16,12 @@ pub struct IndexMap {
 
 impl IndexMap {
     pub fn run_f32(&self, src: &[f32], out: &mut [f32]) {
-        for (o, &i) in out.iter_mut().zip(&self.map) {
+        self.run_with(&self.map, src, out)
+    }
+
+    /// Applies `map` with this map's pad value.
+    pub fn run_with(&self, map: &[u32], src: &[f32], out: &mut [f32]) {
+        for (o, &i) in out.iter_mut().zip(map) {
             *o = if i == PAD { self.pad } else { src[i as usize] };
         }
     }

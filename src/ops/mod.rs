@@ -56,6 +56,12 @@ pub enum Kernel {
     /// BatchNormalization whose parameters arrive at run time: reads x, scale, B, mean, var.
     BatchNormRuntime { eps: f32, inner: usize },
     Normalize { inner: usize, eps: f32, per_element: bool, scale_bias: Option<(Vec<f32>, Vec<f32>)> },
+    /// LayerNormalization whose scale (and bias) arrive at run time, broadcast over the normalized axes.
+    LayerNormRuntime { inner: usize, eps: f32, scale_map: IndexMap, bias_map: Option<IndexMap> },
+    /// Clip whose bounds arrive at run time (reads x, then min and/or max).
+    ClipRuntime { has_min: bool, has_max: bool },
+    /// An index map whose pad value arrives at run time (reads x, value).
+    MapRuntimePad(IndexMap),
     Softmax { outer: usize, len: usize, inner: usize, log: bool },
     Reduce(Box<Reduce>),
 }
@@ -173,7 +179,9 @@ fn unary_of(node: &Node, inputs: &[Input]) -> Result<Option<Unary>, Error> {
         "Not" => Unary::Not,
         "Identity" | "Dropout" => Unary::Identity,
         "Cast" => match node.string("to").unwrap_or("float32") {
-            "float32" | "float16" | "float64" => Unary::Identity,
+            "float16" => Unary::RoundF16,
+            "bfloat16" => Unary::RoundBf16,
+            "float32" | "float64" => Unary::Identity,
             "bool" => Unary::NonZero,
             _ => Unary::Trunc,
         },
@@ -236,6 +244,12 @@ fn need(node: &Node, inputs: &[Input], n: usize) -> Result<(), Error> {
 
 fn plan_inner(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
     let op = node.op.as_str();
+    if op == "Clip" && (1..3).any(|i| node.input(i).is_some() && inputs.get(i).is_some_and(|inp| inp.value.is_none())) {
+        let (has_min, has_max) = (node.input(1).is_some(), node.input(2).is_some());
+        let mut reads = vec![0];
+        reads.extend((1..3).filter(|&i| node.input(i).is_some()));
+        return kernel(Kernel::ClipRuntime { has_min, has_max }, reads, vec![inputs[0].shape.to_vec()]);
+    }
     if let Some(u) = unary_of(node, inputs)? {
         need(node, inputs, 1)?;
         return kernel(Kernel::Unary(u), vec![0], vec![inputs[0].shape.to_vec()]);
@@ -385,7 +399,8 @@ fn plan_inner(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
         "Pad" => {
             need(node, inputs, 1)?;
             let pads = int_param(node, inputs, 1, "pads")?.ok_or_else(|| op_err(node, "missing pads"))?;
-            let value = float_param(node, inputs, 2, "value", 0.0)?;
+            let runtime_value = node.input(2).is_some() && inputs.get(2).is_some_and(|i| i.value.is_none());
+            let value = if runtime_value { 0.0 } else { float_param(node, inputs, 2, "value", 0.0)? };
             let axes = int_param(node, inputs, 3, "axes_")?;
             let mode = match node.string("mode").unwrap_or("constant") {
                 "constant" => PadMode::Constant,
@@ -395,7 +410,11 @@ fn plan_inner(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
                 m => return Err(op_err(node, format!("unknown mode {m:?}"))),
             };
             let (map, out) = layout::pad(x, &pads, axes.as_deref(), mode, value)?;
-            kernel(Kernel::Map(map), vec![0], vec![out])
+            if runtime_value {
+                kernel(Kernel::MapRuntimePad(map), vec![0, 2], vec![out])
+            } else {
+                kernel(Kernel::Map(map), vec![0], vec![out])
+            }
         }
         "Concat" => {
             let present: Vec<usize> = (0..inputs.len()).filter(|&i| node.input(i).is_some()).collect();
@@ -473,14 +492,24 @@ fn plan_inner(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
                 map.run_f32(&v.to_f32s(), &mut out);
                 Ok(Some(out))
             };
-            let (scale, bias) = (expand(1)?, expand(2)?);
-            let Some(sb) = scale.zip(bias) else {
-                return Err(op_err(node, "scale and bias must be constant"));
-            };
+            let mut out_shapes = vec![x.to_vec()];
             if node.outputs.iter().skip(1).any(|o| !o.is_empty()) {
-                return Err(op_err(node, "the Mean and InvStdDev outputs are not supported"));
+                let stats: Vec<usize> = (0..x.len()).map(|d| if d < axis { x[d] } else { 1 }).collect();
+                out_shapes.push(stats.clone());
+                out_shapes.push(stats);
             }
-            kernel(Kernel::Normalize { inner, eps, per_element: true, scale_bias: Some(sb) }, vec![0], vec![x.to_vec()])
+            match (expand(1)?, expand(2)?) {
+                (Some(scale), Some(bias)) => kernel(Kernel::Normalize { inner, eps, per_element: true, scale_bias: Some((scale, bias)) }, vec![0], out_shapes),
+                _ => {
+                    let scale_map = layout::broadcast_to(inputs[1].shape, &x[axis..])?;
+                    let bias_map = match node.input(2) {
+                        Some(_) => Some(layout::broadcast_to(inputs[2].shape, &x[axis..])?),
+                        None => None,
+                    };
+                    let reads = if bias_map.is_some() { vec![0, 1, 2] } else { vec![0, 1] };
+                    kernel(Kernel::LayerNormRuntime { inner, eps, scale_map, bias_map }, reads, out_shapes)
+                }
+            }
         }
         "Softmax" | "LogSoftmax" => {
             need(node, inputs, 1)?;
@@ -649,10 +678,18 @@ fn plan_conv_transpose(node: &Node, inputs: &[Input]) -> Result<Planned, Error> 
         oh: if nd == 2 { outs[0] } else { 1 },
         ow: outs[l],
     };
-    let weights = inputs[1].value.ok_or_else(|| op_err(node, "weights must be constant"))?.to_f32s();
-    let bias = if node.input(2).is_some() { const_f32(node, inputs, 2).ok_or_else(|| op_err(node, "bias must be constant"))? } else { vec![0.0; c_out] };
     let out = out_spatial(n, c_out, &win, nd);
-    kernel(Kernel::ConvTranspose(Box::new(ConvTranspose { n, c_in, c_out, group, win, weights, bias })), vec![0], vec![out])
+    let weights = inputs[1].value.map(Tensor::to_f32s);
+    let bias = if node.input(2).is_some() { const_f32(node, inputs, 2) } else { Some(vec![0.0; c_out]) };
+    let mut reads = vec![0];
+    if weights.is_none() || bias.is_none() {
+        reads.push(1);
+        if node.input(2).is_some() {
+            reads.push(2);
+        }
+    }
+    let ct = ConvTranspose { n, c_in, c_out, group, win, weights: weights.unwrap_or_default(), bias: bias.unwrap_or_default() };
+    kernel(Kernel::ConvTranspose(Box::new(ct)), reads, vec![out])
 }
 
 fn plan_pool(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
@@ -832,6 +869,13 @@ impl MatMul {
 }
 
 impl Kernel {
+    fn epsilon(&self) -> f32 {
+        match self {
+            Kernel::Normalize { eps, .. } | Kernel::LayerNormRuntime { eps, .. } => *eps,
+            _ => 0.0,
+        }
+    }
+
     /// Scratch floats this kernel needs at run time.
     pub fn scratch_len(&self) -> usize {
         match self {
@@ -843,6 +887,9 @@ impl Kernel {
 
     /// Runs on float32 buffers: `ins` are the planned reads, `outs` the node outputs.
     pub fn run(&self, ins: &[&[f32]], outs: &mut [&mut [f32]], scratch: &mut Vec<f32>) {
+        if let (Kernel::Normalize { inner, .. } | Kernel::LayerNormRuntime { inner, .. }, [_, mean, inv_std, ..]) = (self, &mut *outs) {
+            norm::group_stats(ins[0], *inner, self.epsilon(), mean, inv_std);
+        }
         let out = &mut *outs[0];
         match self {
             Kernel::Unary(u) => u.run(ins[0], out),
@@ -863,7 +910,11 @@ impl Kernel {
                     Conv::new(c.geometry, ins[1], bias, c.act).run(ins[0], out, scratch)
                 }
             },
-            Kernel::ConvTranspose(c) => c.run(ins[0], out),
+            Kernel::ConvTranspose(c) if ins.len() == 1 => c.run(ins[0], out),
+            Kernel::ConvTranspose(c) => {
+                let bias = ins.get(2).map_or_else(|| vec![0.0; c.c_out], |b| b.to_vec());
+                ConvTranspose { weights: ins[1].to_vec(), bias, ..(**c).clone() }.run(ins[0], out)
+            }
             Kernel::Pool(p) => p.run(ins[0], out),
             Kernel::GlobalPool { inner, max } => pool::global_pool(ins[0], out, *inner, *max),
             Kernel::ChannelAffine { scale, shift, inner } => norm::channel_affine(ins[0], out, scale, shift, *inner),
@@ -875,6 +926,22 @@ impl Kernel {
                 Some((s, b)) => norm::normalize_groups(ins[0], out, *inner, *eps, s, b, *per_element),
                 None => norm::normalize_groups(ins[0], out, *inner, *eps, ins[1], ins[2], *per_element),
             },
+            Kernel::LayerNormRuntime { inner, eps, scale_map, bias_map } => {
+                let mut scale = vec![0.0; *inner];
+                scale_map.run_f32(ins[1], &mut scale);
+                let bias = bias_map.as_ref().map_or_else(Vec::new, |m| {
+                    let mut b = vec![0.0; *inner];
+                    m.run_f32(ins[2], &mut b);
+                    b
+                });
+                norm::normalize_groups(ins[0], out, *inner, *eps, &scale, &bias, true)
+            }
+            Kernel::ClipRuntime { has_min, has_max } => {
+                let lo = if *has_min { ins[1][0] } else { f32::NEG_INFINITY };
+                let hi = if *has_max { ins[ins.len() - 1][0] } else { f32::INFINITY };
+                Unary::Clip(lo, hi).run(ins[0], out)
+            }
+            Kernel::MapRuntimePad(m) => IndexMap { map: Vec::new(), pad: ins[1][0] }.run_with(&m.map, ins[0], out),
             Kernel::Softmax { outer, len, inner, log } => norm::softmax(ins[0], out, *outer, *len, *inner, *log),
             Kernel::Reduce(r) => r.run(ins[0], out),
         }
@@ -885,7 +952,7 @@ impl Kernel {
         if node.op == "Cast" && !ins[0].is_float() {
             let v = &ins[0];
             return Ok(vec![match node.string("to").unwrap_or("float32") {
-                "float32" | "float16" | "float64" => Tensor::f32(v.shape.clone(), v.to_f32s()),
+                "float32" | "float16" | "bfloat16" | "float64" => Tensor::f32(v.shape.clone(), v.to_f32s()),
                 "bool" => Tensor::i64(v.shape.clone(), v.to_i64s().iter().map(|&x| i64::from(x != 0)).collect()),
                 _ => (*v).clone(),
             }]);
@@ -906,6 +973,11 @@ impl Kernel {
         let ints: Vec<Vec<i64>> = ins.iter().map(|t| t.to_i64s()).collect();
         let one = |v: Vec<i64>| Ok(vec![Tensor::i64(out_shapes[0].clone(), v)]);
         match self {
+            Kernel::Unary(Unary::Clip(..) | Unary::Relu) | Kernel::Pool(_) | Kernel::ClipRuntime { .. } if ints.iter().flatten().all(|v| v.unsigned_abs() < 1 << 24) => {
+                let floats: Vec<Tensor> = ins.iter().map(|t| Tensor::f32(t.shape.clone(), t.to_f32s())).collect();
+                let outs = self.eval(node, &floats.iter().collect::<Vec<_>>(), out_shapes)?;
+                Ok(outs.into_iter().map(|t| Tensor::i64(t.shape.clone(), t.to_i64s())).collect())
+            }
             Kernel::Unary(u) => match u {
                 Unary::Identity | Unary::Trunc => one(ints[0].clone()),
                 Unary::NonZero | Unary::Not => one(ints[0].iter().map(|&v| i64::from((v != 0) != (*u == Unary::Not))).collect()),

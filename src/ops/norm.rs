@@ -42,6 +42,17 @@ pub fn normalize_groups(x: &[f32], out: &mut [f32], inner: usize, eps: f32, scal
     }
 }
 
+/// Mean and 1/sqrt(variance + eps) of each group of `inner` elements (LayerNormalization's extra outputs).
+pub fn group_stats(x: &[f32], inner: usize, eps: f32, mean: &mut [f32], inv_std: &mut [f32]) {
+    for ((src, m), s) in x.chunks_exact(inner.max(1)).zip(mean.iter_mut()).zip(inv_std.iter_mut()) {
+        let n = inner as f64;
+        let mu = src.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let var = src.iter().map(|&v| (v as f64 - mu).powi(2)).sum::<f64>() / n;
+        *m = mu as f32;
+        *s = (1.0 / (var + eps as f64).sqrt()) as f32;
+    }
+}
+
 /// Softmax (or log-softmax) over the middle axis of [outer, len, inner].
 pub fn softmax(x: &[f32], out: &mut [f32], outer: usize, len: usize, inner: usize, log: bool) {
     for o in 0..outer {

@@ -1,0 +1,314 @@
+//! The IR graph under construction and the passes every front-end shares: constant folding,
+//! BatchNormalization folding, bias and activation fusion, dead-code elimination.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use webinfer::format::{Attr, DType, Dim, Graph, ModelJson, Node, ValueInfo, FORMAT};
+use webinfer::tensor::Tensor;
+
+use crate::ConvertError;
+
+/// A graph with its weights, before it is written as model.json + shards.
+#[derive(Clone, Debug, Default)]
+pub struct IrGraph {
+    pub generated_by: String,
+    pub inputs: Vec<ValueInfo>,
+    pub outputs: Vec<ValueInfo>,
+    pub nodes: Vec<Node>,
+    pub weights: HashMap<String, Tensor>,
+}
+
+impl IrGraph {
+    /// The model.json graph (without a weights manifest) for planning with the runtime engine.
+    pub fn to_json_without_weights(&self) -> ModelJson {
+        ModelJson {
+            format: FORMAT.into(),
+            generated_by: Some(self.generated_by.clone()),
+            converted_by: Some(format!("webinfer {}", webinfer::version())),
+            graph: Graph { inputs: self.inputs.clone(), outputs: self.outputs.clone(), nodes: self.nodes.clone() },
+            weights_manifest: Vec::new(),
+        }
+    }
+
+    fn consumers(&self) -> HashMap<&str, usize> {
+        let mut count: HashMap<&str, usize> = HashMap::new();
+        for n in &self.nodes {
+            for i in n.inputs.iter().filter(|i| !i.is_empty()) {
+                *count.entry(i.as_str()).or_default() += 1;
+            }
+        }
+        for o in &self.outputs {
+            *count.entry(o.name.as_str()).or_default() += 1;
+        }
+        count
+    }
+
+    fn is_output(&self, name: &str) -> bool {
+        self.outputs.iter().any(|o| o.name == name)
+    }
+
+    /// Runs every pass in order.
+    pub fn optimize(&mut self) -> Result<Vec<String>, ConvertError> {
+        let mut notes = Vec::new();
+        self.prune();
+        if let Some(note) = self.fold_constants()? {
+            notes.push(note);
+        }
+        self.fold_batchnorm();
+        self.fuse_matmul_bias();
+        self.fuse_activations();
+        self.prune();
+        self.infer_output_shapes();
+        Ok(notes)
+    }
+
+    /// Inputs with every symbolic dimension set to `size`.
+    fn probe_inputs(&self, size: usize) -> Option<Vec<Tensor>> {
+        self.inputs
+            .iter()
+            .map(|i| {
+                let shape: Vec<usize> = i.shape.iter().map(|d| if let Dim::Fixed(n) = d { *n as usize } else { size }).collect();
+                let n = shape.iter().product();
+                match i.dtype {
+                    DType::Float32 | DType::Float16 => Some(Tensor::f32(shape, vec![0.0; n])),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    fn analyze(&self, size: usize) -> Result<Option<webinfer::engine::Analysis>, ConvertError> {
+        let Some(inputs) = self.probe_inputs(size) else { return Ok(None) };
+        let model = webinfer::Model::new(&self.to_json_without_weights(), self.weights.clone())?;
+        Ok(Some(model.analyze(&inputs)?))
+    }
+
+    /// Replaces every node whose outputs are the same whatever the symbolic dimensions are (planned at
+    /// two different sizes) by weights. Shape arithmetic that depends on the batch stays for the runtime
+    /// planner.
+    fn fold_constants(&mut self) -> Result<Option<String>, ConvertError> {
+        let (Some(a), Some(b)) = (self.analyze(2)?, self.analyze(3)?) else {
+            return Ok(Some("constant folding skipped: the model has non-float inputs".into()));
+        };
+        let mut folded = 0;
+        let mut keep = Vec::with_capacity(self.nodes.len());
+        for node in std::mem::take(&mut self.nodes) {
+            let outs: Vec<&String> = node.outputs.iter().filter(|o| !o.is_empty()).collect();
+            let constant = !outs.is_empty()
+                && outs.iter().all(|o| matches!((a.known.get(o.as_str()), b.known.get(o.as_str())), (Some(x), Some(y)) if x == y));
+            if constant {
+                for o in outs {
+                    self.weights.insert(o.clone(), a.known[o.as_str()].clone());
+                }
+                folded += 1;
+            } else {
+                keep.push(node);
+            }
+        }
+        self.nodes = keep;
+        Ok((folded > 0).then(|| format!("folded {folded} constant node(s)")))
+    }
+
+    fn const_f32(&self, name: &str) -> Option<Vec<f32>> {
+        self.weights.get(name).filter(|t| t.is_float()).map(Tensor::to_f32s)
+    }
+
+    /// Folds BatchNormalization into a directly preceding Conv or Gemm whose output nothing else reads.
+    fn fold_batchnorm(&mut self) {
+        let consumers = self.consumers().into_iter().map(|(k, v)| (k.to_string(), v)).collect::<HashMap<_, _>>();
+        let producer: HashMap<String, usize> = self.nodes.iter().enumerate().flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.clone(), i))).collect();
+        let mut removed = HashSet::new();
+        for bi in 0..self.nodes.len() {
+            let bn = &self.nodes[bi];
+            if bn.op != "BatchNormalization" || bn.inputs.len() < 5 {
+                continue;
+            }
+            let Some(&pi) = producer.get(&bn.inputs[0]) else { continue };
+            let prev = &self.nodes[pi];
+            if consumers.get(&bn.inputs[0]) != Some(&1) || self.is_output(&bn.inputs[0]) || prev.attr("activation").is_some() {
+                continue;
+            }
+            let params: Option<Vec<Vec<f32>>> = bn.inputs[1..5].iter().map(|n| self.const_f32(n)).collect();
+            let Some(p) = params else { continue };
+            let (scale, shift) = webinfer::ops::norm::batchnorm_coefficients(&p[0], &p[1], &p[2], &p[3], bn.float("epsilon", 1e-5));
+            let c = scale.len();
+            let bn_out = bn.outputs[0].clone();
+            let bn_name = bn.name.clone();
+            let prev = self.nodes[pi].clone();
+            let Some(w) = prev.input(1).and_then(|n| self.weights.get(n)).filter(|t| t.is_float()).cloned() else { continue };
+            let bias = match prev.input(2) {
+                Some(b) => match self.const_f32(b) {
+                    Some(b) if b.len() == c => b,
+                    _ => continue,
+                },
+                None => vec![0.0; c],
+            };
+            let mut wv = w.to_f32s();
+            match prev.op.as_str() {
+                "Conv" if w.shape.first() == Some(&c) => {
+                    let per = wv.len() / c;
+                    wv.chunks_exact_mut(per).zip(&scale).for_each(|(row, &s)| row.iter_mut().for_each(|x| *x *= s));
+                }
+                "Gemm" if prev.float("beta", 1.0) == 1.0 && w.shape.len() == 2 => {
+                    let trans_b = prev.int("transB", 0) != 0;
+                    let (rows, cols) = (w.shape[0], w.shape[1]);
+                    if (trans_b && rows != c) || (!trans_b && cols != c) {
+                        continue;
+                    }
+                    for r in 0..rows {
+                        for col in 0..cols {
+                            wv[r * cols + col] *= scale[if trans_b { r } else { col }];
+                        }
+                    }
+                }
+                _ => continue,
+            }
+            let new_bias: Vec<f32> = bias.iter().zip(&scale).zip(&shift).map(|((&b, &s), &t)| b * s + t).collect();
+            let w_name = format!("{}/bn_folded_weight", prev.name);
+            let b_name = format!("{}/bn_folded_bias", prev.name);
+            self.weights.insert(w_name.clone(), Tensor::f32(w.shape.clone(), wv));
+            self.weights.insert(b_name.clone(), Tensor::f32(vec![c], new_bias));
+            let node = &mut self.nodes[pi];
+            node.inputs.truncate(1);
+            node.inputs.push(w_name);
+            node.inputs.push(b_name);
+            node.outputs[0] = bn_out;
+            node.attrs.insert("folded".into(), Attr::String(bn_name));
+            removed.insert(bi);
+        }
+        let mut i = 0;
+        self.nodes.retain(|_| {
+            i += 1;
+            !removed.contains(&(i - 1))
+        });
+    }
+
+    /// MatMul(x, W[K,N]) followed by Add(bias[N]) becomes MatMul(x, W, bias) with the bias in the epilogue.
+    fn fuse_matmul_bias(&mut self) {
+        let consumers = self.consumers().into_iter().map(|(k, v)| (k.to_string(), v)).collect::<HashMap<_, _>>();
+        let producer: HashMap<String, usize> = self.nodes.iter().enumerate().flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.clone(), i))).collect();
+        let mut removed = HashSet::new();
+        for ai in 0..self.nodes.len() {
+            let add = &self.nodes[ai];
+            if add.op != "Add" || add.inputs.len() != 2 {
+                continue;
+            }
+            let (mm_out, bias_name) = if producer.contains_key(&add.inputs[0]) { (&add.inputs[0], &add.inputs[1]) } else { (&add.inputs[1], &add.inputs[0]) };
+            let Some(&mi) = producer.get(mm_out) else { continue };
+            let mm = &self.nodes[mi];
+            if mm.op != "MatMul" || mm.inputs.len() != 2 || consumers.get(mm_out) != Some(&1) || self.is_output(mm_out) {
+                continue;
+            }
+            let Some(w) = self.weights.get(&mm.inputs[1]).filter(|t| t.is_float() && t.shape.len() == 2) else { continue };
+            let n = w.shape[1];
+            let Some(bias) = self.weights.get(bias_name).filter(|t| t.is_float() && t.len() == n && t.shape.last() == Some(&n)) else { continue };
+            let bias_shape_ok = bias.shape.iter().rev().skip(1).all(|&d| d == 1);
+            if !bias_shape_ok {
+                continue;
+            }
+            let (bias_name, add_out) = (bias_name.clone(), add.outputs[0].clone());
+            let node = &mut self.nodes[mi];
+            node.inputs.push(bias_name);
+            node.outputs[0] = add_out;
+            removed.insert(ai);
+        }
+        let mut i = 0;
+        self.nodes.retain(|_| {
+            i += 1;
+            !removed.contains(&(i - 1))
+        });
+    }
+
+    /// Records a following activation in Conv/Gemm/MatMul's `activation` attribute.
+    fn fuse_activations(&mut self) {
+        let consumers = self.consumers().into_iter().map(|(k, v)| (k.to_string(), v)).collect::<HashMap<_, _>>();
+        let producer: HashMap<String, usize> = self.nodes.iter().enumerate().flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.clone(), i))).collect();
+        let mut removed = HashSet::new();
+        for ai in 0..self.nodes.len() {
+            let act = &self.nodes[ai];
+            let Some(input) = act.input(0) else { continue };
+            let Some(&pi) = producer.get(input) else { continue };
+            let prev = &self.nodes[pi];
+            if !matches!(prev.op.as_str(), "Conv" | "Gemm" | "MatMul") || prev.attr("activation").is_some() || consumers.get(input) != Some(&1) || self.is_output(input) {
+                continue;
+            }
+            let mut attrs: BTreeMap<String, Attr> = BTreeMap::new();
+            match act.op.as_str() {
+                "Relu" | "Sigmoid" | "Tanh" | "HardSwish" => {}
+                "LeakyRelu" => {
+                    attrs.insert("activation_alpha".into(), Attr::Float(act.float("alpha", 0.01)));
+                }
+                "Clip" => {
+                    let bound = |i: usize, attr: &str, default: f32| -> Option<f32> {
+                        match act.input(i) {
+                            Some(n) => self.const_f32(n).and_then(|v| v.first().copied()),
+                            None => Some(act.float(attr, default)),
+                        }
+                    };
+                    let (Some(lo), Some(hi)) = (bound(1, "min", f32::NEG_INFINITY), bound(2, "max", f32::INFINITY)) else { continue };
+                    attrs.insert("activation_min".into(), Attr::Float(lo));
+                    attrs.insert("activation_max".into(), Attr::Float(hi));
+                }
+                _ => continue,
+            }
+            attrs.insert("activation".into(), Attr::String(act.op.clone()));
+            let out = act.outputs[0].clone();
+            let node = &mut self.nodes[pi];
+            node.attrs.extend(attrs);
+            node.outputs[0] = out;
+            removed.insert(ai);
+        }
+        let mut i = 0;
+        self.nodes.retain(|_| {
+            i += 1;
+            !removed.contains(&(i - 1))
+        });
+    }
+
+    /// Drops nodes and weights that no graph output depends on.
+    pub fn prune(&mut self) {
+        let mut live: HashSet<String> = self.outputs.iter().map(|o| o.name.clone()).collect();
+        let mut keep = vec![false; self.nodes.len()];
+        for (i, node) in self.nodes.iter().enumerate().rev() {
+            if node.outputs.iter().any(|o| live.contains(o)) {
+                keep[i] = true;
+                live.extend(node.inputs.iter().filter(|n| !n.is_empty()).cloned());
+            }
+        }
+        let mut i = 0;
+        self.nodes.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        self.weights.retain(|name, _| live.contains(name));
+    }
+
+    /// Fills in output shapes the source left unknown: dims that vary with the symbolic input dims
+    /// become symbols, the rest fixed.
+    fn infer_output_shapes(&mut self) {
+        let (Ok(Some(a)), Ok(Some(b))) = (self.analyze(2), self.analyze(3)) else { return };
+        let symbol = self.inputs.iter().flat_map(|i| &i.shape).find_map(|d| if let Dim::Symbol(s) = d { Some(s.clone()) } else { None });
+        for out in &mut self.outputs {
+            let (Some(sa), Some(sb)) = (a.shapes.get(&out.name), b.shapes.get(&out.name)) else { continue };
+            if sa.len() != sb.len() {
+                continue;
+            }
+            let inferred: Vec<Dim> = sa
+                .iter()
+                .zip(sb)
+                .enumerate()
+                .map(|(d, (&x, &y))| {
+                    if x == y {
+                        Dim::Fixed(x as u64)
+                    } else {
+                        match out.shape.get(d) {
+                            Some(Dim::Symbol(s)) => Dim::Symbol(s.clone()),
+                            _ => Dim::Symbol(symbol.clone().unwrap_or_else(|| "batch".into())),
+                        }
+                    }
+                })
+                .collect();
+            out.shape = inferred;
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! ONNX backend node tests (vendored in tests/onnx_node by tools/vendor_onnx_node_tests.py): each model
+//! goes through convert → run on the CPU backend and must match ONNX's reference outputs.
+//! Skips and per-test tolerances live in tests/onnx_node_skips.txt, each with its reason; a skipped test
+//! that passes fails this test so the list stays honest.
+
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+use webinfer::tensor::Tensor;
+use webinfer_converter::onnx::{pb, tensor_from_proto};
+use webinfer_converter::{convert_onnx, ConvertOptions};
+
+const ATOL: f64 = 1e-5;
+const RTOL: f64 = 1e-5;
+
+struct Rules {
+    skips: Vec<(glob::Pattern, String)>,
+    tolerances: Vec<(glob::Pattern, f64)>,
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn rules() -> Rules {
+    let text = std::fs::read_to_string(root().join("tests/onnx_node_skips.txt")).expect("tests/onnx_node_skips.txt");
+    let mut r = Rules { skips: Vec::new(), tolerances: Vec::new() };
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let mut parts = line.splitn(3, char::is_whitespace);
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("skip"), Some(p), Some(reason)) => r.skips.push((glob::Pattern::new(p).unwrap(), reason.trim().to_string())),
+            (Some("tol"), Some(p), Some(t)) => {
+                let value = t.split_whitespace().next().unwrap().parse().unwrap();
+                r.tolerances.push((glob::Pattern::new(p).unwrap(), value))
+            }
+            _ => panic!("bad line in onnx_node_skips.txt: {line}"),
+        }
+    }
+    r
+}
+
+fn read_pb(path: &Path) -> Tensor {
+    let bytes = std::fs::read(path).unwrap();
+    tensor_from_proto(&pb::TensorProto::decode(&bytes[..]).unwrap()).unwrap()
+}
+
+fn run_case(dir: &Path, atol: f64) -> Result<(), String> {
+    let name = dir.file_name().unwrap().to_string_lossy().to_string();
+    let bytes = std::fs::read(dir.join("model.onnx")).map_err(|e| e.to_string())?;
+    let converted = convert_onnx(&bytes, &name, &ConvertOptions::default()).map_err(|e| format!("convert: {e}"))?;
+    let mut model = webinfer::model_from_bytes(&converted.model.to_json(), &converted.shards).map_err(|e| format!("load: {e}"))?;
+    let data = dir.join("test_data_set_0");
+    let mut inputs = Vec::new();
+    let mut i = 0;
+    while data.join(format!("input_{i}.pb")).exists() {
+        inputs.push(read_pb(&data.join(format!("input_{i}.pb"))));
+        i += 1;
+    }
+    let names: Vec<String> = model.inputs().iter().map(|v| v.name.clone()).collect();
+    let graph = pb::ModelProto::decode(&bytes[..]).unwrap().graph.unwrap();
+    let named: Vec<(String, Tensor)> = graph.input.iter().map(|v| v.name().to_string()).zip(inputs).filter(|(n, _)| names.contains(n)).collect();
+    let outputs = model.predict_named(named).map_err(|e| format!("run: {e}"))?;
+    for (j, got) in outputs.iter().enumerate() {
+        let want = read_pb(&data.join(format!("output_{j}.pb")));
+        if got.shape != want.shape {
+            return Err(format!("output {j}: shape {:?}, expected {:?}", got.shape, want.shape));
+        }
+        let (g, w): (Vec<f64>, Vec<f64>) = if want.is_float() {
+            (got.to_f32s().iter().map(|&v| v as f64).collect(), want.to_f32s().iter().map(|&v| v as f64).collect())
+        } else {
+            (got.to_i64s().iter().map(|&v| v as f64).collect(), want.to_i64s().iter().map(|&v| v as f64).collect())
+        };
+        for (k, (a, b)) in g.iter().zip(&w).enumerate() {
+            let same = (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= atol + RTOL * b.abs();
+            if !same {
+                return Err(format!("output {j}[{k}]: {a} vs expected {b} (|diff| {:.3e})", (a - b).abs()));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn onnx_backend_node_tests() {
+    let rules = rules();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("tests/onnx_node")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("model.onnx").exists()).collect();
+    dirs.sort();
+    assert!(dirs.len() > 400, "expected the vendored node tests, found {}", dirs.len());
+    let (mut passed, mut skipped, mut failures, mut stale) = (0, 0, Vec::new(), Vec::new());
+    for dir in &dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let atol = rules.tolerances.iter().find(|(p, _)| p.matches(&name)).map_or(ATOL, |(_, t)| *t);
+        let skip = rules.skips.iter().find(|(p, _)| p.matches(&name));
+        let result = std::panic::catch_unwind(|| run_case(dir, atol)).unwrap_or_else(|_| Err("panicked".into()));
+        match (result, skip) {
+            (Ok(()), None) => passed += 1,
+            (Ok(()), Some(_)) => stale.push(name),
+            (Err(_), Some(_)) => skipped += 1,
+            (Err(e), None) => failures.push(format!("{name}: {e}")),
+        }
+    }
+    println!("ONNX node tests: {passed} passed, {} failed, {skipped} skipped (reasons in tests/onnx_node_skips.txt)", failures.len());
+    assert!(failures.is_empty(), "{} node tests failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(stale.is_empty(), "skipped tests now pass, remove them from the skip list: {stale:?}");
+}
