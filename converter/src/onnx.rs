@@ -178,9 +178,8 @@ pub fn lower(model: &pb::ModelProto, source: &str) -> Result<IrGraph, ConvertErr
         .map_or(1, |o| o.version());
     let mut ir = IrGraph {
         generated_by: format!(
-            "{} {} (ONNX IR v{}, opset {opset}) from {source}",
-            if model.producer_name().is_empty() { "unknown producer" } else { model.producer_name() },
-            model.producer_version(),
+            "{} (ONNX IR v{}, opset {opset}) from {source}",
+            format!("{} {}", if model.producer_name().is_empty() { "unknown producer" } else { model.producer_name() }, model.producer_version()).trim_end(),
             model.ir_version()
         ),
         ..IrGraph::default()

@@ -99,7 +99,8 @@ fn onnx_backend_node_tests() {
             (Err(e), None) => failures.push(format!("{name}: {e}")),
         }
     }
-    println!("ONNX node tests: {passed} passed, {} failed, {skipped} skipped (reasons in tests/onnx_node_skips.txt)", failures.len());
+    let line = format!("ONNX node tests: {passed} passed, {} failed, {skipped} skipped (reasons in tests/onnx_node_skips.txt)\n", failures.len());
+    std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes()).unwrap();
     assert!(failures.is_empty(), "{} node tests failed:\n{}", failures.len(), failures.join("\n"));
     assert!(stale.is_empty(), "skipped tests now pass, remove them from the skip list: {stale:?}");
 }
