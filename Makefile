@@ -5,7 +5,7 @@ export PATH := $(TOOLS)/bin:$(TOOLS)/node_modules/.bin:$(PATH)
 PORT ?= 8080
 BROWSER_TEST = cargo test --target wasm32-unknown-unknown -p webinfer --test web
 
-.PHONY: all bootstrap build pkg www-pkg demo-model demo test test-native test-chromium test-firefox test-page lint clean
+.PHONY: all bootstrap build pkg www-pkg demo-model demo test test-native test-chromium test-firefox test-page lint bench-cpu clean
 
 all: build
 
@@ -42,6 +42,9 @@ test-firefox:
 
 test-page: www-pkg demo-model
 	npm test
+
+bench-cpu: pkg
+	node bench/cpu.mjs
 
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings

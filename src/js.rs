@@ -334,3 +334,31 @@ fn requested_backend(options: &JsValue) -> Result<String, JsValue> {
         other => Err(js_err(format!("unknown backend {other:?}; use \"auto\", \"cpu\" or \"webgpu\""))),
     }
 }
+
+fn now_ms() -> f64 {
+    let performance = get(&js_sys::global(), "performance");
+    get(&performance, "now").dyn_into::<Function>().ok().and_then(|f| f.call0(&performance).ok()).and_then(|v| v.as_f64()).unwrap_or_else(js_sys::Date::now)
+}
+
+/// Benchmarks the CPU backend's GEMM: `iters` products of n×n matrices (B packed once, as model weights
+/// are; A packed per call, as activations are). Returns GFLOP/s.
+#[wasm_bindgen(js_name = benchMatmul)]
+pub fn bench_matmul(n: usize, iters: usize) -> f64 {
+    use crate::ops::gemm::{gemm_packed, pack_a_into, pack_b, Activation, Bias, MR};
+    let a: Vec<f32> = (0..n * n).map(|i| ((i * 7 % 13) as f32 - 6.0) / 7.0).collect();
+    let b: Vec<f32> = (0..n * n).map(|i| ((i * 5 % 11) as f32 - 5.0) / 5.0).collect();
+    let pb = pack_b(&b, n, n, n, 1);
+    let mut pa = vec![0.0; n.div_ceil(MR) * MR * n];
+    let mut c = vec![0.0; n * n];
+    let mut run = || {
+        pack_a_into(&a, n, n, n, 1, &mut pa);
+        gemm_packed(n, n, n, &pa, &pb.data, &mut c, n, Bias::None, Activation::None);
+    };
+    run();
+    let start = now_ms();
+    for _ in 0..iters.max(1) {
+        run();
+    }
+    let seconds = (now_ms() - start) / 1000.0;
+    2.0 * (n * n * n) as f64 * iters.max(1) as f64 / seconds / 1e9
+}

@@ -1,7 +1,7 @@
 //! Browser tests (wasm-bindgen-test): run in headless Chromium and Firefox by `make test`.
 #![cfg(target_arch = "wasm32")]
 
-use js_sys::{Array, Float32Array, Reflect, Uint8Array};
+use js_sys::{Array, Float32Array, Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 use webinfer::format::{Attr, DType, Dim, Graph, ModelJson, Node, ValueInfo, FORMAT};
@@ -78,4 +78,166 @@ fn wrong_input_length_names_expected_shape() {
     let err = model.predict_sync(&Float32Array::from(&[1.0f32, 2.0][..]).into(), &JsValue::UNDEFINED).err().unwrap();
     let msg = String::from(err.dyn_into::<js_sys::Error>().unwrap().message());
     assert!(msg.contains("\"x\"") && msg.contains("batch, 3"), "{msg}");
+}
+
+/// Payload of a little-endian .npy file (header skipped).
+fn npy_data(bytes: &[u8]) -> &[u8] {
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    &bytes[10 + header_len..]
+}
+
+fn first64_digits() -> Vec<f32> {
+    let raw = npy_data(include_bytes!("fixtures/mnist/heldout_x_milli.npy"));
+    raw.chunks_exact(2).take(64 * 784).map(|c| (u16::from_le_bytes([c[0], c[1]]) as f64 / 1000.0) as f32).collect()
+}
+
+fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+fn js_message(err: JsValue) -> String {
+    String::from(err.dyn_into::<js_sys::Error>().unwrap().message())
+}
+
+async fn predict_js(model: &mut webinfer::js::Model, data: &[f32], shape: &[f64]) -> (Vec<f32>, Vec<f64>) {
+    let shape_js: Array = shape.iter().map(|&d| JsValue::from_f64(d)).collect();
+    let promise = model.predict(Float32Array::from(data).into(), shape_js.into());
+    let out = wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+    let data = Float32Array::new(&Reflect::get(&out, &"data".into()).unwrap()).to_vec();
+    let shape = Array::from(&Reflect::get(&out, &"shape".into()).unwrap()).iter().map(|v| v.as_f64().unwrap()).collect();
+    (data, shape)
+}
+
+#[wasm_bindgen_test]
+async fn mnist_models_match_onnxruntime_in_the_browser() {
+    let x = first64_digits();
+    let cases: [(&str, &[u8], &[u8]); 2] = [
+        (include_str!("fixtures/mnist/converted/mlp/model.json"), include_bytes!("fixtures/mnist/converted/mlp/group1-shard1of1.bin"), include_bytes!("fixtures/mnist/mlp_ort_first64.npy")),
+        (include_str!("fixtures/mnist/converted/cnn/model.json"), include_bytes!("fixtures/mnist/converted/cnn/group1-shard1of1.bin"), include_bytes!("fixtures/mnist/cnn_ort_first64.npy")),
+    ];
+    for (json, shard, reference) in cases {
+        let shards: Array = [JsValue::from(Uint8Array::from(shard))].into_iter().collect();
+        let mut model = webinfer::js::Model::from_bytes(JsValue::from_str(json), shards, None).unwrap();
+        let want = f32s(npy_data(reference));
+        let (got, shape) = predict_js(&mut model, &x, &[64.0, 28.0, 28.0, 1.0]).await;
+        assert_eq!(shape, vec![64.0, 10.0]);
+        let diff = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(diff <= 1e-5, "max |diff| vs onnxruntime: {diff}");
+        let (one, one_shape) = predict_js(&mut model, &x[..784], &[1.0, 28.0, 28.0, 1.0]).await;
+        assert_eq!(one_shape, vec![1.0, 10.0]);
+        assert!(one.iter().zip(&want[..10]).all(|(a, b)| (a - b).abs() <= 1e-5), "batch 1 differs from batch 64");
+    }
+}
+
+/// Serves `files` (absolute URL → bytes) through a `fetch` stand-in returning real streamed Responses
+/// (404 for anything else) and returns a guard that restores the real fetch.
+struct FakeFetch(JsValue);
+
+impl FakeFetch {
+    fn install(files: &[(String, Vec<u8>)]) -> Self {
+        let map = js_sys::Map::new();
+        for (url, bytes) in files {
+            map.set(&JsValue::from_str(url), &Uint8Array::from(&bytes[..]));
+        }
+        let make = Function::new_with_args(
+            "files",
+            "return (url) => { const b = files.get(String(url)); return Promise.resolve(b ? new Response(new Blob([b])) : new Response('missing', { status: 404, statusText: 'Not Found' })); };",
+        );
+        let fake = make.call1(&JsValue::NULL, &map).unwrap();
+        let global = js_sys::global();
+        let real = Reflect::get(&global, &"fetch".into()).unwrap();
+        Reflect::set(&global, &"fetch".into(), &fake).unwrap();
+        FakeFetch(real)
+    }
+}
+
+impl Drop for FakeFetch {
+    fn drop(&mut self) {
+        Reflect::set(&js_sys::global(), &"fetch".into(), &self.0).unwrap();
+    }
+}
+
+fn sharded_dense(shard_size: usize) -> (String, Vec<(String, Vec<u8>)>) {
+    let (json, _) = tiny_dense();
+    let mut model = ModelJson::parse(&json).unwrap();
+    let w = Tensor::f32(vec![3, 2], vec![1.0, -1.0, 2.0, 0.5, -3.0, 1.0]);
+    let b = Tensor::f32(vec![2], vec![0.5, -0.25]);
+    let enc = encode_weights(&[WeightToWrite { name: "w", tensor: &w, quantize: None }, WeightToWrite { name: "b", tensor: &b, quantize: None }], shard_size, "group1");
+    let base = "https://models.example/dense/";
+    let files = enc.group.paths.iter().zip(enc.shards).map(|(p, s)| (format!("{base}{p}"), s)).collect();
+    model.weights_manifest = vec![enc.group];
+    (model.to_json(), files)
+}
+
+async fn load(url: &str, progress: Option<&Function>) -> Result<webinfer::js::Model, JsValue> {
+    let options = Object::new();
+    if let Some(f) = progress {
+        Reflect::set(&options, &"onProgress".into(), f).unwrap();
+    }
+    webinfer::js::Model::load(url.to_string(), Some(options)).await
+}
+
+#[wasm_bindgen_test]
+async fn load_fetches_every_shard_reports_progress_and_predicts() {
+    let (json, mut files) = sharded_dense(8);
+    assert!(files.len() >= 4, "want several shards");
+    files.push(("https://models.example/dense/model.json".into(), json.into_bytes()));
+    let _fetch = FakeFetch::install(&files);
+    let seen = Array::new();
+    let record = Function::new_with_args("seen", "return (f) => seen.push(f);").call1(&JsValue::NULL, &seen).unwrap();
+    let mut model = load("https://models.example/dense/model.json", Some(record.unchecked_ref())).await.unwrap();
+    let fractions: Vec<f64> = seen.iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!(fractions.len() >= 4, "progress reported {} times", fractions.len());
+    assert!(fractions.windows(2).all(|w| w[0] <= w[1]), "progress went backwards: {fractions:?}");
+    assert_eq!(*fractions.last().unwrap(), 1.0);
+    let (y, _) = predict_js(&mut model, &[1.0, 2.0, 3.0], &[1.0, 3.0]).await;
+    assert_eq!(y, vec![0.0, 2.75]);
+}
+
+#[wasm_bindgen_test]
+async fn load_reports_404_and_corrupted_shards_by_url() {
+    let (json, files) = sharded_dense(8);
+    let model_url = "https://models.example/dense/model.json".to_string();
+    let mut missing = files.clone();
+    let gone = missing.remove(1).0;
+    missing.push((model_url.clone(), json.clone().into_bytes()));
+    {
+        let _fetch = FakeFetch::install(&missing);
+        let msg = js_message(load(&model_url, None).await.err().unwrap());
+        assert!(msg.contains("HTTP 404") && msg.contains(&gone), "{msg}");
+    }
+    let mut corrupt = files.clone();
+    corrupt[2].1[0] ^= 0x40;
+    let bad = corrupt[2].0.clone();
+    corrupt.push((model_url.clone(), json.into_bytes()));
+    {
+        let _fetch = FakeFetch::install(&corrupt);
+        let msg = js_message(load(&model_url, None).await.err().unwrap());
+        assert!(msg.contains("sha256 mismatch") && msg.contains(&bad), "{msg}");
+    }
+    {
+        let _fetch = FakeFetch::install(&[(model_url.clone(), br#"{"format":"webinfer-graph/9"}"#.to_vec())]);
+        let msg = js_message(load(&model_url, None).await.err().unwrap());
+        assert!(msg.contains("unsupported format version") && msg.contains("webinfer-graph/9"), "{msg}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn memory_stays_flat_over_10000_predictions() {
+    let json = include_str!("fixtures/mnist/converted/mlp/model.json");
+    let shards: Array = [JsValue::from(Uint8Array::from(&include_bytes!("fixtures/mnist/converted/mlp/group1-shard1of1.bin")[..]))].into_iter().collect();
+    let mut model = webinfer::js::Model::from_bytes(JsValue::from_str(json), shards, None).unwrap();
+    let x = first64_digits();
+    let input: JsValue = Float32Array::from(&x[..784]).into();
+    let shape: JsValue = [1.0, 28.0, 28.0, 1.0].iter().map(|&d| JsValue::from_f64(d)).collect::<Array>().into();
+    let memory_bytes = || Reflect::get(&wasm_bindgen::memory(), &"buffer".into()).and_then(|b| Reflect::get(&b, &"byteLength".into())).unwrap().as_f64().unwrap();
+    for _ in 0..100 {
+        model.predict_sync(&input, &shape).unwrap();
+    }
+    let warm = memory_bytes();
+    for _ in 0..10_000 {
+        model.predict_sync(&input, &shape).unwrap();
+    }
+    assert_eq!(memory_bytes(), warm, "wasm memory grew over 10,000 predictions");
+    drop(model);
 }

@@ -1,16 +1,12 @@
 #!/usr/bin/env bash
-# Puts the demo's converted MNIST model into www/model (converting the committed ONNX fixture when it changed).
+# Puts the demo's converted MNIST CNN (float16, committed under tests/fixtures/mnist/converted/cnn-f16 and
+# kept current by the converter's tests) into www/model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-src=tests/fixtures/mnist/mnist_cnn.onnx
-out=www/model
-if [ ! -f "$src" ]; then
-  echo "[demo-model] $src not present yet: the demo page loads without a model"
-  exit 0
+src=tests/fixtures/mnist/converted/cnn-f16
+if [ ! -f "$src/model.json" ]; then
+  echo "[demo-model] $src missing: run tools/convert-fixtures.sh" >&2
+  exit 1
 fi
-if [ ! -f "$out/model.json" ] || [ "$src" -nt "$out/model.json" ]; then
-  cargo build --release --quiet --bin webinfer
-  rm -rf "$out"
-  ./target/release/webinfer convert "$src" "$out" --quantize float16
-fi
-echo "[demo-model] $out/model.json ready"
+rm -rf www/model && mkdir -p www/model && cp "$src"/* www/model/
+echo "[demo-model] www/model ready ($(du -sh www/model | cut -f1))"

@@ -145,7 +145,7 @@ fn value_info(v: &pb::ValueInfoProto, index: usize) -> Result<ValueInfo, Convert
 fn attr_of(a: &pb::AttributeProto, node: &str) -> Result<Option<Attr>, ConvertError> {
     use pb::attribute_proto::AttributeType as T;
     let utf8 = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    Ok(Some(match T::try_from(a.r#type()).unwrap_or(T::Undefined) {
+    Ok(Some(match a.r#type() {
         T::Int => Attr::Int(a.i()),
         T::Float => Attr::Float(a.f()),
         T::String => Attr::String(utf8(a.s())),

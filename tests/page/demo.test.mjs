@@ -1,0 +1,157 @@
+// The digit demo in headless Chromium: draws real held-out MNIST digits with the mouse and checks the
+// predictions, the clear button, that every request stays on localhost, offline reload, and the layout on
+// a phone-sized viewport. Saves a screenshot to tests/out/demo.png.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { serve, launch, ROOT, OUT_DIR } from "./harness.mjs";
+
+const DIGITS_TO_DRAW = 60;
+
+/** Reads a little-endian .npy array of uint8 or uint16. */
+function readNpy(path) {
+  const buf = readFileSync(path);
+  const headerLen = buf.readUInt16LE(8);
+  const header = buf.subarray(10, 10 + headerLen).toString("latin1");
+  const body = buf.subarray(10 + headerLen);
+  if (header.includes("<u2")) return new Uint16Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.length));
+  if (header.includes("|u1")) return new Uint8Array(body);
+  throw new Error(`unexpected dtype in ${path}: ${header}`);
+}
+
+const pixels = readNpy(join(ROOT, "tests/fixtures/mnist/heldout_x_milli.npy"));
+const labels = readNpy(join(ROOT, "tests/fixtures/mnist/heldout_y.npy"));
+
+/** Strokes that retrace a digit: one horizontal stroke per run of ink in each pixel row. */
+function strokesOf(index) {
+  const strokes = [];
+  for (let y = 0; y < 28; y++) {
+    let start = -1;
+    for (let x = 0; x <= 28; x++) {
+      const ink = x < 28 && pixels[index * 784 + y * 28 + x] > 500;
+      if (ink && start < 0) start = x;
+      if (!ink && start >= 0) {
+        strokes.push([[start + 0.5, y + 0.5], [x - 0.5, y + 0.5]]);
+        start = -1;
+      }
+    }
+  }
+  return strokes;
+}
+
+async function settled(page) {
+  await page.waitForFunction(() => {
+    const pad = document.getElementById("pad");
+    const p = document.getElementById("prediction");
+    return p.dataset.version === pad.dataset.version;
+  }, null, { timeout: 15000 });
+  return page.textContent("#prediction");
+}
+
+async function draw(page, index) {
+  await page.click("#clear");
+  const box = await page.locator("#pad").boundingBox();
+  const cell = box.width / 28;
+  const at = ([x, y]) => [box.x + x * cell, box.y + y * cell];
+  for (const [from, to] of strokesOf(index)) {
+    await page.mouse.move(...at(from));
+    await page.mouse.down();
+    await page.mouse.move(...at(to), { steps: 2 });
+    await page.mouse.up();
+  }
+  return settled(page);
+}
+
+let server, context, page;
+const requests = [];
+
+before(async () => {
+  mkdirSync(OUT_DIR, { recursive: true });
+  server = await serve();
+  context = await launch();
+  page = await context.newPage();
+  page.on("request", (r) => requests.push(r.url()));
+  await page.goto(server.url);
+  await page.waitForSelector("#status[data-ready=true]", { timeout: 30000 });
+});
+
+after(async () => {
+  await context?.close();
+  await server?.stop();
+});
+
+test("predicts at least 90% of drawn held-out digits", async () => {
+  let correct = 0;
+  const misses = [];
+  for (let i = 0; i < DIGITS_TO_DRAW; i++) {
+    const got = await draw(page, i);
+    if (got === String(labels[i])) correct++;
+    else misses.push(`#${i}: drew ${labels[i]}, got ${got}`);
+  }
+  console.log(`demo: ${correct}/${DIGITS_TO_DRAW} drawn digits predicted correctly${misses.length ? ` (misses: ${misses.join("; ")})` : ""}`);
+  assert.ok(correct / DIGITS_TO_DRAW >= 0.9, `${correct}/${DIGITS_TO_DRAW} correct`);
+  const bars = await page.$$eval("#bars li[data-digit]", (els) => els.map((e) => e.dataset.digit));
+  assert.deepEqual(bars, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+  assert.match(await page.textContent("#backend-used"), /CPU SIMD|WebGPU/);
+  assert.match(await page.textContent("#latency"), /\d+\.\d+ ms/);
+  assert.match(await page.textContent("#model-size"), /\d+\.\d+ MB/);
+  await page.screenshot({ path: join(OUT_DIR, "demo.png") });
+});
+
+test("clear empties the prediction, by mouse and by keyboard", async () => {
+  await draw(page, 0);
+  assert.notEqual(await page.textContent("#prediction"), "");
+  await page.click("#clear");
+  assert.equal(await page.textContent("#prediction"), "");
+  await draw(page, 1);
+  await page.focus("#clear");
+  await page.keyboard.press("Enter");
+  assert.equal(await page.textContent("#prediction"), "");
+  await draw(page, 2);
+  await page.focus("#pad");
+  await page.keyboard.press("Escape");
+  assert.equal(await page.textContent("#prediction"), "");
+});
+
+test("asking for WebGPU falls back cleanly when the backend is not available", async () => {
+  await page.selectOption("#backend", "webgpu");
+  await page.waitForFunction(() => /not available|WebGPU/.test(document.getElementById("status").textContent));
+  const used = await page.textContent("#backend-used");
+  const got = await draw(page, 3);
+  assert.equal(got, String(labels[3]), `still predicts on ${used}`);
+  await page.selectOption("#backend", "cpu");
+  await page.waitForFunction(() => document.getElementById("backend-used").textContent === "CPU SIMD");
+  assert.equal(await draw(page, 3), String(labels[3]));
+});
+
+test("every request stays on localhost", async () => {
+  assert.ok(requests.length > 5, `recorded ${requests.length} requests`);
+  const foreign = requests.filter((u) => !u.startsWith(server.url) && !u.startsWith("data:") && !u.startsWith("blob:"));
+  assert.deepEqual(foreign, []);
+});
+
+test("works offline after the first visit", async () => {
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) await new Promise((r) => navigator.serviceWorker.addEventListener("controllerchange", r, { once: true }));
+  });
+  await context.setOffline(true);
+  try {
+    await page.reload();
+    await page.waitForSelector("#status[data-ready=true]", { timeout: 30000 });
+    assert.equal(await draw(page, 4), String(labels[4]));
+  } finally {
+    await context.setOffline(false);
+  }
+});
+
+test("fits a phone-sized viewport", async () => {
+  await page.setViewportSize({ width: 375, height: 740 });
+  const box = await page.locator("#pad").boundingBox();
+  assert.ok(box.x >= 0 && box.x + box.width <= 375, `pad spans ${box.x}..${box.x + box.width}`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+  assert.equal(overflow, false, "horizontal scrolling on a phone");
+  assert.equal(await draw(page, 5), String(labels[5]));
+  await page.screenshot({ path: join(OUT_DIR, "demo-phone.png"), fullPage: true });
+});
