@@ -3,7 +3,7 @@ SHELL := /bin/bash
 TOOLS ?= $(HOME)/.local/share/webinfer-tools
 export PATH := $(TOOLS)/bin:$(TOOLS)/node_modules/.bin:$(PATH)
 PORT ?= 8080
-BROWSER_TEST = cargo test --target wasm32-unknown-unknown -p webinfer --test web
+BROWSER_TEST = WASM_BINDGEN_TEST_TIMEOUT=180 cargo test --release --target wasm32-unknown-unknown -p webinfer --test web
 
 .PHONY: all bootstrap build pkg www-pkg demo-model demo test test-native test-chromium test-firefox test-page lint bench-cpu clean
 
@@ -17,7 +17,7 @@ build: bootstrap
 	cargo build --release --target wasm32-unknown-unknown --lib
 
 pkg: bootstrap
-	wasm-pack build --release --target web --out-dir pkg .
+	wasm-pack build --release --target web --out-dir pkg . -- -p webinfer
 
 demo-model: bootstrap
 	@./tools/demo-model.sh

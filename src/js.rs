@@ -53,13 +53,17 @@ pub struct Model {
     size_bytes: f64,
 }
 
-fn resolve_url(path: &str, base: &str) -> Result<String, JsValue> {
-    let location = get(&js_sys::global(), "location");
-    let absolute_base = match get(&location, "href").as_string() {
-        Some(href) => web_sys::Url::new_with_base(base, &href)?.href(),
-        None => base.to_string(),
-    };
-    Ok(web_sys::Url::new_with_base(path, &absolute_base)?.href())
+/// Resolves `url` against the page's (or worker's) location; unchanged where there is none.
+fn absolute_url(url: &str) -> Result<String, JsValue> {
+    match get(&get(&js_sys::global(), "location"), "href").as_string() {
+        Some(href) => Ok(web_sys::Url::new_with_base(url, &href)?.href()),
+        None => Ok(url.to_string()),
+    }
+}
+
+/// Resolves a shard path against the absolute model.json URL.
+fn resolve_url(path: &str, model_url: &str) -> Result<String, JsValue> {
+    Ok(web_sys::Url::new_with_base(path, model_url)?.href())
 }
 
 async fn fetch(url: &str, init: &JsValue) -> Result<web_sys::Response, JsValue> {
@@ -181,7 +185,7 @@ impl Model {
         let init = if options.is_undefined() { JsValue::UNDEFINED } else { get(&options, "fetch") };
         let on_progress: Option<Function> = if options.is_undefined() { None } else { get(&options, "onProgress").dyn_into().ok() };
         let backend = requested_backend(&options)?;
-        let model_url = resolve_url(&url, &url).unwrap_or(url.clone());
+        let model_url = absolute_url(&url)?;
         let text = fetch(&model_url, &init).await?.text()?;
         let json_text = JsFuture::from(text).await?.as_string().ok_or_else(|| js_err(format!("{model_url}: body is not text")))?;
         let json = ModelJson::parse(&json_text).map_err(|e| js_err(format!("{model_url}: {e}")))?;

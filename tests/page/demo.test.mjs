@@ -23,17 +23,21 @@ function readNpy(path) {
 const pixels = readNpy(join(ROOT, "tests/fixtures/mnist/heldout_x_milli.npy"));
 const labels = readNpy(join(ROOT, "tests/fixtures/mnist/heldout_y.npy"));
 
-/** Strokes that retrace a digit: one horizontal stroke per run of ink in each pixel row. */
+/** Strokes that retrace a digit: one stroke per run of ink along each pixel row and each pixel column. */
 function strokesOf(index) {
+  const ink = (x, y) => x < 28 && y < 28 && pixels[index * 784 + y * 28 + x] > 500;
   const strokes = [];
-  for (let y = 0; y < 28; y++) {
-    let start = -1;
-    for (let x = 0; x <= 28; x++) {
-      const ink = x < 28 && pixels[index * 784 + y * 28 + x] > 500;
-      if (ink && start < 0) start = x;
-      if (!ink && start >= 0) {
-        strokes.push([[start + 0.5, y + 0.5], [x - 0.5, y + 0.5]]);
-        start = -1;
+  for (const horizontal of [true, false]) {
+    for (let a = 0; a < 28; a++) {
+      let start = -1;
+      for (let b = 0; b <= 28; b++) {
+        const on = horizontal ? ink(b, a) : ink(a, b);
+        if (on && start < 0) start = b;
+        if (!on && start >= 0) {
+          const from = [start + 0.5, a + 0.5], to = [b - 0.5, a + 0.5];
+          strokes.push(horizontal ? [from, to] : [from.reverse(), to.reverse()]);
+          start = -1;
+        }
       }
     }
   }
