@@ -180,7 +180,7 @@ fn tensor_from_js(info: &ValueInfo, data: &JsValue, shape: &JsValue) -> Result<T
 impl Model {
     /// Loads `model.json` from `url` and its shards (fetched in parallel, verified by length and sha256).
     #[wasm_bindgen(js_name = load)]
-    pub async fn load(url: String, options: Option<Object>) -> Result<Model, JsValue> {
+    pub async fn load(url: String, #[wasm_bindgen(unchecked_param_type = "LoadOptions")] options: Option<Object>) -> Result<Model, JsValue> {
         let options: JsValue = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
         let init = if options.is_undefined() { JsValue::UNDEFINED } else { get(&options, "fetch") };
         let on_progress: Option<Function> = if options.is_undefined() { None } else { get(&options, "onProgress").dyn_into().ok() };
@@ -232,7 +232,11 @@ impl Model {
     /// Builds a model from bytes the caller already has: model.json (string or bytes) and the shards in
     /// manifest order.
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(model_json: JsValue, shards: Array, options: Option<Object>) -> Result<Model, JsValue> {
+    pub fn from_bytes(
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] model_json: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array[]")] shards: Array,
+        #[wasm_bindgen(unchecked_param_type = "LoadOptions")] options: Option<Object>,
+    ) -> Result<Model, JsValue> {
         let text = match model_json.as_string() {
             Some(s) => s,
             None => String::from_utf8(Uint8Array::new(&model_json).to_vec()).map_err(|_| js_err("model.json bytes are not UTF-8"))?,
@@ -279,7 +283,12 @@ impl Model {
     /// from the length) or `{name: {data, shape}}` for several inputs. Resolves to `{data, shape}`, or
     /// to `{name: {data, shape}}` when the model has several outputs.
     #[wasm_bindgen(unchecked_return_type = "Promise<TensorData | Record<string, TensorData>>")]
-    pub fn predict(&mut self, input: JsValue, shape: JsValue) -> Promise {
+    pub fn predict(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Float32Array | number[] | Record<string, TensorData>")] input: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number[]")] shape: Option<Array>,
+    ) -> Promise {
+        let shape = shape.map_or(JsValue::UNDEFINED, JsValue::from);
         let result = self.predict_sync(&input, &shape);
         match result {
             Ok(v) => Promise::resolve(&v),
@@ -289,7 +298,11 @@ impl Model {
 
     /// As `predict`, returning the result directly (CPU backend only).
     #[wasm_bindgen(js_name = predictSync, unchecked_return_type = "TensorData | Record<string, TensorData>")]
-    pub fn predict_sync(&mut self, input: &JsValue, shape: &JsValue) -> Result<JsValue, JsValue> {
+    pub fn predict_sync(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Float32Array | number[] | Record<string, TensorData>")] input: &JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number[] | undefined")] shape: &JsValue,
+    ) -> Result<JsValue, JsValue> {
         let infos = self.inner.inputs().to_vec();
         let direct = input.is_instance_of::<Float32Array>() || Array::is_array(input);
         let tensors: Vec<Tensor> = if direct {

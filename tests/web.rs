@@ -51,7 +51,7 @@ async fn js_api_runs_a_dense_layer_with_batch_two() {
     let mut model = webinfer::js::Model::from_bytes(JsValue::from_str(&json), js_shards, None).unwrap();
     assert_eq!(model.backend(), "cpu");
     let x = Float32Array::from(&[1.0f32, 2.0, 3.0, -1.0, 0.0, 1.0][..]);
-    let promise = model.predict(x.into(), JsValue::UNDEFINED);
+    let promise = model.predict(x.into(), None);
     let out = wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
     let data = Float32Array::new(&Reflect::get(&out, &"data".into()).unwrap()).to_vec();
     let shape: Vec<f64> = Array::from(&Reflect::get(&out, &"shape".into()).unwrap()).iter().map(|v| v.as_f64().unwrap()).collect();
@@ -101,7 +101,7 @@ fn js_message(err: JsValue) -> String {
 
 async fn predict_js(model: &mut webinfer::js::Model, data: &[f32], shape: &[f64]) -> (Vec<f32>, Vec<f64>) {
     let shape_js: Array = shape.iter().map(|&d| JsValue::from_f64(d)).collect();
-    let promise = model.predict(Float32Array::from(data).into(), shape_js.into());
+    let promise = model.predict(Float32Array::from(data).into(), Some(shape_js));
     let out = wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
     let data = Float32Array::new(&Reflect::get(&out, &"data".into()).unwrap()).to_vec();
     let shape = Array::from(&Reflect::get(&out, &"shape".into()).unwrap()).iter().map(|v| v.as_f64().unwrap()).collect();
