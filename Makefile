@@ -3,9 +3,10 @@ SHELL := /bin/bash
 TOOLS ?= $(HOME)/.local/share/webinfer-tools
 export PATH := $(TOOLS)/bin:$(TOOLS)/node_modules/.bin:$(PATH)
 PORT ?= 8080
+ONNX_VENV ?= $(CURDIR)/.venv-onnx
 BROWSER_TEST = WASM_BINDGEN_TEST_TIMEOUT=180 cargo test --release --target wasm32-unknown-unknown -p webinfer --test web
 
-.PHONY: all bootstrap build pkg www-pkg demo-model demo test test-native test-chromium test-firefox test-page lint bench-cpu clean
+.PHONY: all bootstrap build pkg www-pkg demo-model demo test test-native test-chromium test-firefox test-page lint bench-cpu bench-convert clean
 
 all: build
 
@@ -45,6 +46,9 @@ test-page: www-pkg demo-model
 
 bench-cpu: pkg
 	node bench/cpu.mjs
+
+bench-convert:
+	ONNX_VENV=$(ONNX_VENV) ./tools/bench-convert.sh
 
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings

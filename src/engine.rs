@@ -3,6 +3,7 @@
 //! once a plan for its input shapes exists.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::format::{DType, Dim, ModelJson, Node, ValueInfo};
 use crate::ops::{plan_node, Input, Kernel, Planned};
@@ -17,7 +18,7 @@ pub struct Model {
     inputs: Vec<ValueInfo>,
     outputs: Vec<ValueInfo>,
     nodes: Vec<Node>,
-    weights: HashMap<String, Tensor>,
+    weights: HashMap<String, Arc<Tensor>>,
     plans: Vec<Plan>,
 }
 
@@ -25,14 +26,14 @@ pub struct Model {
 #[derive(Clone, Debug, Default)]
 pub struct Analysis {
     pub shapes: HashMap<String, Vec<usize>>,
-    pub known: HashMap<String, Tensor>,
+    pub known: HashMap<String, Arc<Tensor>>,
 }
 
 /// Where a graph output comes from in a plan.
 #[derive(Clone, Debug)]
 enum Source {
     Slot(usize, Vec<usize>),
-    Known(Tensor),
+    Known(Arc<Tensor>),
 }
 
 struct Step {
@@ -53,6 +54,11 @@ struct Plan {
 impl Model {
     /// Builds a model from a parsed model.json and its decoded weights.
     pub fn new(json: &ModelJson, weights: HashMap<String, Tensor>) -> Result<Self, Error> {
+        Self::from_shared(json, weights.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    }
+
+    /// As `new`, sharing weights the caller also holds (no copies).
+    pub fn from_shared(json: &ModelJson, weights: HashMap<String, Arc<Tensor>>) -> Result<Self, Error> {
         let g = &json.graph;
         let mut known: std::collections::HashSet<&str> = g.inputs.iter().map(|i| i.name.as_str()).collect();
         known.extend(weights.keys().map(String::as_str));
@@ -169,8 +175,8 @@ impl Model {
     fn build_plan(&self, inputs: &[Tensor], key: Vec<PlanKey>, analyze: bool) -> Result<(Plan, Option<Analysis>), Error> {
         let mut ids: HashMap<&str, usize> = HashMap::new();
         let mut shapes: Vec<Vec<usize>> = Vec::new();
-        let mut values: Vec<Option<Tensor>> = Vec::new();
-        let intern = |_name: &str, _ids: &mut HashMap<&str, usize>, shapes: &mut Vec<Vec<usize>>, values: &mut Vec<Option<Tensor>>| -> usize {
+        let mut values: Vec<Option<Arc<Tensor>>> = Vec::new();
+        let intern = |_name: &str, _ids: &mut HashMap<&str, usize>, shapes: &mut Vec<Vec<usize>>, values: &mut Vec<Option<Arc<Tensor>>>| -> usize {
             shapes.push(Vec::new());
             values.push(None);
             shapes.len() - 1
@@ -181,7 +187,7 @@ impl Model {
             ids.insert(info.name.as_str(), id);
             shapes[id] = t.shape.clone();
             if !t.is_float() {
-                values[id] = Some(t.clone());
+                values[id] = Some(Arc::new(t.clone()));
             }
             graph_input_ids.push(id);
         }
@@ -204,7 +210,7 @@ impl Model {
                         let w = self.weights.get(name).expect("checked when the model was built");
                         let id = intern(name, &mut ids, &mut shapes, &mut values);
                         shapes[id] = w.shape.clone();
-                        values[id] = Some(w.clone());
+                        values[id] = Some(Arc::clone(w));
                         ids.insert(name.as_str(), id);
                         id
                     }
@@ -215,8 +221,8 @@ impl Model {
             let plan_inputs: Vec<Input> = in_ids
                 .iter()
                 .map(|id| match id {
-                    Some(id) => Input { shape: &shapes[*id], value: values[*id].as_ref() },
-                    None => Input { shape: EMPTY, value: None },
+                    Some(id) => Input { shape: &shapes[*id], value: values[*id].as_deref(), shared: values[*id].as_ref() },
+                    None => Input { shape: EMPTY, value: None, shared: None },
                 })
                 .collect();
             let planned = plan_node(node, &plan_inputs)?;
@@ -233,7 +239,7 @@ impl Model {
                 Planned::Values(vals) => {
                     for (id, v) in out_ids.iter().zip(vals) {
                         shapes[*id] = v.shape.clone();
-                        values[*id] = Some(v);
+                        values[*id] = Some(Arc::new(v));
                     }
                 }
                 Planned::Kernel { kernel, reads, out_shapes } => {
@@ -245,10 +251,10 @@ impl Model {
                     }
                     let read_ids: Vec<usize> = reads.iter().map(|&r| in_ids[r].expect("planner reads present inputs")).collect();
                     if read_ids.iter().all(|&id| values[id].is_some()) {
-                        let ins: Vec<&Tensor> = read_ids.iter().map(|&id| values[id].as_ref().unwrap()).collect();
+                        let ins: Vec<&Tensor> = read_ids.iter().map(|&id| values[id].as_deref().unwrap()).collect();
                         let outs = kernel.eval(node, &ins, &out_shapes)?;
                         for (id, v) in out_ids.iter().zip(outs) {
-                            values[*id] = Some(v);
+                            values[*id] = Some(Arc::new(v));
                         }
                     } else {
                         pending.push(Pending { kernel, reads: read_ids, writes: out_ids });
@@ -262,7 +268,7 @@ impl Model {
             for (name, &id) in &ids {
                 a.shapes.insert(name.to_string(), shapes[id].clone());
                 if let Some(v) = &values[id] {
-                    a.known.insert(name.to_string(), v.clone());
+                    a.known.insert(name.to_string(), Arc::clone(v));
                 }
             }
             a
@@ -273,7 +279,7 @@ impl Model {
                 (Some(&id), _) => id,
                 (None, Some(w)) => {
                     shapes.push(w.shape.clone());
-                    values.push(Some(w.clone()));
+                    values.push(Some(Arc::clone(w)));
                     shapes.len() - 1
                 }
                 (None, None) => return Err(Error::Format(format!("graph output {:?} is never produced", o.name))),
@@ -402,7 +408,7 @@ impl Plan {
         self.outputs
             .iter()
             .map(|src| match src {
-                Source::Known(t) => t.clone(),
+                Source::Known(t) => (**t).clone(),
                 Source::Slot(slot, shape) => Tensor::f32(shape.clone(), self.slots[*slot][..shape.iter().product()].to_vec()),
             })
             .collect()

@@ -78,16 +78,45 @@ pub fn dequantize_affine(code: u32, min: f64, scale: f64) -> f32 {
     (code as f64 * scale + min) as f32
 }
 
+/// Appends bytes into shards of at most `size` bytes, starting a new shard when one fills.
+struct ShardWriter {
+    size: usize,
+    shards: Vec<Vec<u8>>,
+}
+
+impl ShardWriter {
+    fn extend_from_slice(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.shards.last().is_none_or(|s| s.len() == self.size) {
+                self.shards.push(Vec::with_capacity(self.size.min(bytes.len().max(64 << 10))));
+            }
+            let shard = self.shards.last_mut().expect("pushed above");
+            let take = (self.size - shard.len()).min(bytes.len());
+            shard.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+        }
+    }
+
+    fn push(&mut self, byte: u8) {
+        self.extend_from_slice(&[byte]);
+    }
+}
+
 /// Serializes weights in order and cuts the bytes into shards of at most `shard_size` bytes.
 /// Integer tensors are stored as int32 when every value fits, else int64; only float32 is quantized.
 pub fn encode_weights(weights: &[WeightToWrite], shard_size: usize, group_name: &str) -> EncodedWeights {
-    let mut bytes = Vec::new();
+    let mut bytes = ShardWriter { size: shard_size.max(1), shards: Vec::new() };
     let mut entries = Vec::with_capacity(weights.len());
     for w in weights {
         let shape = w.tensor.shape.iter().map(|&d| d as u64).collect();
         let entry = match (&w.tensor.data, w.quantize) {
             (crate::tensor::Data::F32(v), None) => {
-                v.iter().for_each(|x| bytes.extend_from_slice(&x.to_le_bytes()));
+                let mut chunk = Vec::with_capacity(64 << 10);
+                for part in v.chunks(16 << 10) {
+                    chunk.clear();
+                    part.iter().for_each(|x| chunk.extend_from_slice(&x.to_le_bytes()));
+                    bytes.extend_from_slice(&chunk);
+                }
                 WeightEntry { name: w.name.to_string(), shape, dtype: DType::Float32, quantization: None }
             }
             (crate::tensor::Data::F32(v), Some(QuantizeTo::Float16)) => {
@@ -122,9 +151,11 @@ pub fn encode_weights(weights: &[WeightToWrite], shard_size: usize, group_name: 
         };
         entries.push(entry);
     }
-    let shard_size = shard_size.max(1);
-    let count = bytes.len().div_ceil(shard_size).max(usize::from(!entries.is_empty()));
-    let shards: Vec<Vec<u8>> = (0..count).map(|i| bytes[i * shard_size..((i + 1) * shard_size).min(bytes.len())].to_vec()).collect();
+    let mut shards = bytes.shards;
+    if shards.is_empty() && !entries.is_empty() {
+        shards.push(Vec::new());
+    }
+    let count = shards.len();
     let group = WeightsGroup {
         paths: (1..=count).map(|i| format!("{group_name}-shard{i}of{count}.bin")).collect(),
         shards: shards.iter().map(|s| ShardInfo { byte_length: s.len() as u64, sha256: sha256_hex(s) }).collect(),

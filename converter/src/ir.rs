@@ -2,6 +2,7 @@
 //! BatchNormalization folding, bias and activation fusion, dead-code elimination.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use webinfer::format::{Attr, DType, Dim, Graph, ModelJson, Node, ValueInfo, FORMAT};
 use webinfer::tensor::Tensor;
@@ -15,7 +16,7 @@ pub struct IrGraph {
     pub inputs: Vec<ValueInfo>,
     pub outputs: Vec<ValueInfo>,
     pub nodes: Vec<Node>,
-    pub weights: HashMap<String, Tensor>,
+    pub weights: HashMap<String, Arc<Tensor>>,
 }
 
 impl IrGraph {
@@ -79,7 +80,7 @@ impl IrGraph {
 
     fn analyze(&self, size: usize) -> Result<Option<webinfer::engine::Analysis>, ConvertError> {
         let Some(inputs) = self.probe_inputs(size) else { return Ok(None) };
-        let model = webinfer::Model::new(&self.to_json_without_weights(), self.weights.clone())?;
+        let model = webinfer::Model::from_shared(&self.to_json_without_weights(), self.weights.clone())?;
         Ok(Some(model.analyze(&inputs)?))
     }
 
@@ -95,10 +96,10 @@ impl IrGraph {
         for node in std::mem::take(&mut self.nodes) {
             let outs: Vec<&String> = node.outputs.iter().filter(|o| !o.is_empty()).collect();
             let constant = !outs.is_empty()
-                && outs.iter().all(|o| matches!((a.known.get(o.as_str()), b.known.get(o.as_str())), (Some(x), Some(y)) if x == y));
+                && outs.iter().all(|o| matches!((a.known.get(o.as_str()), b.known.get(o.as_str())), (Some(x), Some(y)) if Arc::ptr_eq(x, y) || x == y));
             if constant {
                 for o in outs {
-                    self.weights.insert(o.clone(), a.known[o.as_str()].clone());
+                    self.weights.insert(o.clone(), Arc::clone(&a.known[o.as_str()]));
                 }
                 folded += 1;
             } else {
@@ -110,7 +111,7 @@ impl IrGraph {
     }
 
     fn const_f32(&self, name: &str) -> Option<Vec<f32>> {
-        self.weights.get(name).filter(|t| t.is_float()).map(Tensor::to_f32s)
+        self.weights.get(name).filter(|t| t.is_float()).map(|t| t.to_f32s())
     }
 
     /// Folds BatchNormalization into a directly preceding Conv or Gemm whose output nothing else reads.
@@ -135,7 +136,7 @@ impl IrGraph {
             let bn_out = bn.outputs[0].clone();
             let bn_name = bn.name.clone();
             let prev = self.nodes[pi].clone();
-            let Some(w) = prev.input(1).and_then(|n| self.weights.get(n)).filter(|t| t.is_float()).cloned() else { continue };
+            let Some(w) = prev.input(1).and_then(|n| self.weights.get(n)).filter(|t| t.is_float()).map(Arc::clone) else { continue };
             let bias = match prev.input(2) {
                 Some(b) => match self.const_f32(b) {
                     Some(b) if b.len() == c => b,
@@ -166,8 +167,8 @@ impl IrGraph {
             let new_bias: Vec<f32> = bias.iter().zip(&scale).zip(&shift).map(|((&b, &s), &t)| b * s + t).collect();
             let w_name = format!("{}/bn_folded_weight", prev.name);
             let b_name = format!("{}/bn_folded_bias", prev.name);
-            self.weights.insert(w_name.clone(), Tensor::f32(w.shape.clone(), wv));
-            self.weights.insert(b_name.clone(), Tensor::f32(vec![c], new_bias));
+            self.weights.insert(w_name.clone(), Arc::new(Tensor::f32(w.shape.clone(), wv)));
+            self.weights.insert(b_name.clone(), Arc::new(Tensor::f32(vec![c], new_bias)));
             let node = &mut self.nodes[pi];
             node.inputs.truncate(1);
             node.inputs.push(w_name);

@@ -76,21 +76,22 @@ pub fn convert_path(input: &Path, options: &ConvertOptions) -> Result<Converted,
     if input.is_dir() {
         return Err(ConvertError::Unsupported(format!("{}: model directories (SavedModel, TF.js) are not supported by this build yet", input.display())));
     }
-    let bytes = std::fs::read(input).map_err(|e| ConvertError::Io(format!("{}: {e}", input.display())))?;
+    let bytes = prost::bytes::Bytes::from(std::fs::read(input).map_err(|e| ConvertError::Io(format!("{}: {e}", input.display())))?);
     let format = match options.from {
         Some(f) => f,
         None => detect_format(input, &bytes[..bytes.len().min(16)])?,
     };
     let source = input.file_name().map_or_else(|| input.display().to_string(), |n| n.to_string_lossy().into_owned());
     match format {
-        SourceFormat::Onnx => convert_onnx(&bytes, &source, options),
+        SourceFormat::Onnx => convert_onnx(bytes, &source, options),
     }
 }
 
 /// Converts ONNX model bytes; `source` names the model in messages.
-pub fn convert_onnx(bytes: &[u8], source: &str, options: &ConvertOptions) -> Result<Converted, ConvertError> {
-    let model = onnx::decode_model(bytes, source)?;
+pub fn convert_onnx(bytes: impl Into<prost::bytes::Bytes>, source: &str, options: &ConvertOptions) -> Result<Converted, ConvertError> {
+    let model = onnx::decode_model(bytes.into(), source)?;
     let ir = onnx::lower(&model, source)?;
+    drop(model);
     finish(ir, options)
 }
 

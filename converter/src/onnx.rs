@@ -1,6 +1,7 @@
 //! ONNX front-end: decodes a ModelProto and lowers it into the IR (ONNX semantics, opsets 7–22).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use half::f16;
 use prost::Message;
@@ -26,8 +27,8 @@ pub fn supported_ops() -> Vec<&'static str> {
     ops
 }
 
-/// Decodes ONNX model bytes, naming `source` in errors.
-pub fn decode_model(bytes: &[u8], source: &str) -> Result<pb::ModelProto, ConvertError> {
+/// Decodes ONNX model bytes, naming `source` in errors. Tensor payloads share `bytes` (no copies).
+pub fn decode_model(bytes: prost::bytes::Bytes, source: &str) -> Result<pb::ModelProto, ConvertError> {
     let model = pb::ModelProto::decode(bytes).map_err(|e| ConvertError::Parse(format!("{source}: not a valid ONNX model ({e})")))?;
     if model.graph.is_none() {
         return Err(ConvertError::Parse(format!("{source}: not a valid ONNX model (it has no graph)")));
@@ -185,7 +186,7 @@ pub fn lower(model: &pb::ModelProto, source: &str) -> Result<IrGraph, ConvertErr
         ..IrGraph::default()
     };
     for init in &graph.initializer {
-        ir.weights.insert(init.name().to_string(), tensor_from_proto(init)?);
+        ir.weights.insert(init.name().to_string(), Arc::new(tensor_from_proto(init)?));
     }
     for (i, input) in graph.input.iter().enumerate() {
         if !ir.weights.contains_key(input.name()) {
@@ -216,7 +217,7 @@ pub fn lower(model: &pb::ModelProto, source: &str) -> Result<IrGraph, ConvertErr
             });
         }
         if op == "Constant" {
-            ir.weights.insert(node.output[0].clone(), constant_value(node, &name)?);
+            ir.weights.insert(node.output[0].clone(), Arc::new(constant_value(node, &name)?));
             continue;
         }
         let mut attrs = BTreeMap::new();
@@ -279,7 +280,7 @@ fn lower_node(ir: &mut IrGraph, mut node: Node, opset: i64) -> Result<(), Conver
             }
             if node.op == "Mean" {
                 let scale = format!("{}/inv_count", node.name);
-                ir.weights.insert(scale.clone(), Tensor::f32(vec![], vec![1.0 / n as f32]));
+                ir.weights.insert(scale.clone(), Arc::new(Tensor::f32(vec![], vec![1.0 / n as f32])));
                 ir.nodes.push(Node { name: format!("{}/scale", node.name), op: "Mul".into(), inputs: vec![acc, scale], outputs: vec![final_out], attrs: BTreeMap::new() });
             } else if n == 1 {
                 ir.nodes.push(Node { name: node.name.clone(), op: "Identity".into(), inputs: vec![acc], outputs: vec![final_out], attrs: BTreeMap::new() });

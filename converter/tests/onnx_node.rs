@@ -47,7 +47,7 @@ fn read_pb(path: &Path) -> Tensor {
 fn run_case(dir: &Path, atol: f64) -> Result<(), String> {
     let name = dir.file_name().unwrap().to_string_lossy().to_string();
     let bytes = std::fs::read(dir.join("model.onnx")).map_err(|e| e.to_string())?;
-    let converted = convert_onnx(&bytes, &name, &ConvertOptions::default()).map_err(|e| format!("convert: {e}"))?;
+    let converted = convert_onnx(bytes.clone(), &name, &ConvertOptions::default()).map_err(|e| format!("convert: {e}"))?;
     let mut model = webinfer::model_from_bytes(&converted.model.to_json(), &converted.shards).map_err(|e| format!("load: {e}"))?;
     let data = dir.join("test_data_set_0");
     let mut inputs = Vec::new();
@@ -103,4 +103,20 @@ fn onnx_backend_node_tests() {
     std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes()).unwrap();
     assert!(failures.is_empty(), "{} node tests failed:\n{}", failures.len(), failures.join("\n"));
     assert!(stale.is_empty(), "skipped tests now pass, remove them from the skip list: {stale:?}");
+}
+
+/// Targeted cases with onnxruntime references (tools/make_op_cases.py): odd GEMM and conv sizes, batch 1
+/// and 7, broadcasting corners, folded BatchNorm and fused activations. No skips.
+#[test]
+fn targeted_op_cases_match_onnxruntime() {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("tests/onnx_ops")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("model.onnx").exists()).collect();
+    dirs.sort();
+    assert!(dirs.len() >= 70, "expected the targeted op cases, found {}", dirs.len());
+    let failures: Vec<String> = dirs
+        .iter()
+        .filter_map(|dir| run_case(dir, ATOL).err().map(|e| format!("{}: {e}", dir.file_name().unwrap().to_string_lossy())))
+        .collect();
+    let line = format!("targeted op cases: {} passed, {} failed\n", dirs.len() - failures.len(), failures.len());
+    std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes()).unwrap();
+    assert!(failures.is_empty(), "{} op cases failed:\n{}", failures.len(), failures.join("\n"));
 }

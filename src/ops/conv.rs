@@ -87,13 +87,17 @@ impl Conv {
         Conv { n, c_in, c_out, group, win, bias, act, packed, depthwise: None }
     }
 
-    /// Floats of scratch this conv needs.
-    pub fn scratch_len(&self) -> usize {
-        if self.depthwise.is_some() {
+    /// Floats of scratch a conv of this geometry needs (im2col panels; none for depthwise).
+    pub fn scratch_len_of(g: &ConvGeometry) -> usize {
+        if g.group == g.c_in && g.group == g.c_out && g.group > 1 {
             return 0;
         }
-        let k = (self.c_in / self.group) * self.win.kh * self.win.kw;
-        (self.win.oh * self.win.ow).div_ceil(NR) * NR * k
+        let k = (g.c_in / g.group) * g.win.kh * g.win.kw;
+        (g.win.oh * g.win.ow).div_ceil(NR) * NR * k
+    }
+
+    fn scratch_len(&self) -> usize {
+        Self::scratch_len_of(&ConvGeometry { n: self.n, c_in: self.c_in, c_out: self.c_out, group: self.group, win: self.win })
     }
 
     pub fn run(&self, x: &[f32], out: &mut [f32], scratch: &mut Vec<f32>) {

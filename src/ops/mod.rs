@@ -18,6 +18,9 @@ use layout::{IndexMap, PadMode};
 use pool::Pool;
 use reduce::{Reduce, ReduceKind};
 
+use std::cell::OnceCell;
+use std::sync::Arc;
+
 use crate::format::{Attr, Node};
 use crate::tensor::{broadcast_shapes, normalize_axis, Data, Tensor};
 use crate::Error;
@@ -27,6 +30,8 @@ use crate::Error;
 pub struct Input<'a> {
     pub shape: &'a [usize],
     pub value: Option<&'a Tensor>,
+    /// The same value, shareable: kernels keep constant weights without copying them.
+    pub shared: Option<&'a Arc<Tensor>>,
 }
 
 /// What planning a node produced.
@@ -76,11 +81,24 @@ pub struct MatMul {
     batches: Vec<(usize, usize, usize)>,
     a_strides: (usize, usize),
     b_strides: (usize, usize),
-    /// B packed once when it is a constant (single batch matrix, alpha folded in).
-    b_packed: Option<Packed>,
+    /// A constant B (single batch matrix), packed with alpha folded in on first use.
+    b_const: Option<ConstPanel>,
     alpha: f32,
     bias: MatBias,
     act: Activation,
+}
+
+/// A constant GEMM operand packed lazily, once: planning for shapes alone never pays for packing.
+#[derive(Clone, Debug)]
+struct ConstPanel {
+    source: Arc<Tensor>,
+    packed: OnceCell<Packed>,
+}
+
+impl ConstPanel {
+    fn new(source: &Arc<Tensor>) -> Self {
+        ConstPanel { source: Arc::clone(source), packed: OnceCell::new() }
+    }
 }
 
 /// The additive term of a Gemm.
@@ -96,7 +114,9 @@ enum MatBias {
 /// A convolution whose weights are packed at plan time, or at each run when they are not constant.
 #[derive(Clone, Debug)]
 pub struct ConvKernel {
-    prepared: Option<Conv>,
+    /// Constant weights and bias, packed into `prepared` on first use.
+    constant: Option<(Arc<Tensor>, Vec<f32>)>,
+    prepared: OnceCell<Conv>,
     geometry: ConvGeometry,
     act: Activation,
 }
@@ -127,7 +147,7 @@ fn float_param(node: &Node, inputs: &[Input], idx: usize, attr: &str, default: f
 }
 
 fn const_f32(node: &Node, inputs: &[Input], idx: usize) -> Option<Vec<f32>> {
-    node.input(idx).and_then(|_| inputs.get(idx)).and_then(|i| i.value).map(Tensor::to_f32s)
+    node.input(idx).and_then(|_| inputs.get(idx)).and_then(|i| i.value).map(|v| v.to_f32s())
 }
 
 /// The activation a converter fused into Conv/Gemm/MatMul (`activation` attribute).
@@ -610,14 +630,14 @@ fn plan_conv(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
     let bias = if node.input(2).is_some() { const_f32(node, inputs, 2) } else { Some(vec![0.0; c_out]) };
     let out = out_spatial(n, c_out, &win, x.len() - 2);
     let geometry = ConvGeometry { n, c_in, c_out, group, win };
-    match (inputs[1].value, bias) {
-        (Some(wv), Some(bias)) => {
-            let conv = Conv::new(geometry, &wv.to_f32s(), bias, act);
-            kernel(Kernel::Conv(Box::new(ConvKernel { prepared: Some(conv), geometry, act })), vec![0], vec![out])
+    match (inputs[1].shared, bias) {
+        (Some(w), Some(bias)) => {
+            let ck = ConvKernel { constant: Some((Arc::clone(w), bias)), prepared: OnceCell::new(), geometry, act };
+            kernel(Kernel::Conv(Box::new(ck)), vec![0], vec![out])
         }
         _ => {
             let reads = if node.input(2).is_some() { vec![0, 1, 2] } else { vec![0, 1] };
-            kernel(Kernel::Conv(Box::new(ConvKernel { prepared: None, geometry, act })), reads, vec![out])
+            kernel(Kernel::Conv(Box::new(ConvKernel { constant: None, prepared: OnceCell::new(), geometry, act })), reads, vec![out])
         }
     }
 }
@@ -679,7 +699,7 @@ fn plan_conv_transpose(node: &Node, inputs: &[Input]) -> Result<Planned, Error> 
         ow: outs[l],
     };
     let out = out_spatial(n, c_out, &win, nd);
-    let weights = inputs[1].value.map(Tensor::to_f32s);
+    let weights = inputs[1].value.map(|v| v.to_f32s());
     let bias = if node.input(2).is_some() { const_f32(node, inputs, 2) } else { Some(vec![0.0; c_out]) };
     let mut reads = vec![0];
     if weights.is_none() || bias.is_none() {
@@ -762,14 +782,14 @@ fn plan_matmul(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
     } else {
         (m, matmul_batches(a_batch, &b[..b.len() - 2], &out_batch, m * k, k * n, m * n))
     };
-    let b_packed = if b_single { inputs[1].value.map(|v| pack_b(&v.to_f32s(), k, n, n, 1)) } else { None };
+    let b_const = if b_single { inputs[1].shared.map(ConstPanel::new) } else { None };
     let bias = match const_f32(node, inputs, 2) {
         Some(c) if c.len() == n => MatBias::Col(c),
         Some(_) => return Err(op_err(node, "fused bias must have one value per output column")),
         None => MatBias::None,
     };
-    let reads = if b_packed.is_some() { vec![0] } else { vec![0, 1] };
-    let mmk = MatMul { m: mm, n, k, batches, a_strides: (k, 1), b_strides: (n, 1), b_packed, alpha: 1.0, bias, act };
+    let reads = if b_const.is_some() { vec![0] } else { vec![0, 1] };
+    let mmk = MatMul { m: mm, n, k, batches, a_strides: (k, 1), b_strides: (n, 1), b_const, alpha: 1.0, bias, act };
     kernel(Kernel::MatMul(Box::new(mmk)), reads, vec![out])
 }
 
@@ -789,15 +809,9 @@ fn plan_gemm(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
     let beta = node.float("beta", 1.0);
     let a_strides = if ta { (1, m) } else { (k, 1) };
     let b_strides = if tb { (1, k) } else { (n, 1) };
-    let b_packed = inputs[1].value.map(|v| {
-        let mut data = v.to_f32s();
-        if alpha != 1.0 {
-            data.iter_mut().for_each(|x| *x *= alpha);
-        }
-        pack_b(&data, k, n, b_strides.0, b_strides.1)
-    });
+    let b_const = inputs[1].shared.map(ConstPanel::new);
     let mut reads = vec![0];
-    if b_packed.is_none() {
+    if b_const.is_none() {
         reads.push(1);
     }
     let bias = if node.input(2).is_none() || beta == 0.0 {
@@ -818,21 +832,29 @@ fn plan_gemm(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
         }
     };
     let act = fused_activation(node)?;
-    let mm = MatMul { m, n, k, batches: vec![(0, 0, 0)], a_strides, b_strides, b_packed, alpha, bias, act };
+    let mm = MatMul { m, n, k, batches: vec![(0, 0, 0)], a_strides, b_strides, b_const, alpha, bias, act };
     kernel(Kernel::MatMul(Box::new(mm)), reads, vec![vec![m, n]])
 }
 
 impl MatMul {
+    fn pack_const_b(&self, b: &Tensor) -> Packed {
+        let mut data = b.to_f32s();
+        if self.alpha != 1.0 {
+            data.iter_mut().for_each(|x| *x *= self.alpha);
+        }
+        pack_b(&data, self.k, self.n, self.b_strides.0, self.b_strides.1)
+    }
+
     fn scratch_len(&self) -> usize {
         let a = self.m.div_ceil(MR) * MR * self.k;
-        let b = if self.b_packed.is_some() { 0 } else { self.n.div_ceil(NR) * NR * self.k };
+        let b = if self.b_const.is_some() { 0 } else { self.n.div_ceil(NR) * NR * self.k };
         a + b
     }
 
     /// Reads A, then B unless packed, then C when it is a run-time Gemm input.
     fn run(&self, ins: &[&[f32]], out: &mut [f32], scratch: &mut Vec<f32>) {
         let a = ins[0];
-        let b = if self.b_packed.is_none() { Some(ins[1]) } else { None };
+        let b = if self.b_const.is_none() { Some(ins[1]) } else { None };
         let c_in = if matches!(self.bias, MatBias::Broadcast { constant: None, .. }) { ins.last().copied() } else { None };
         if scratch.len() < self.scratch_len() {
             scratch.resize(self.scratch_len(), 0.0);
@@ -841,8 +863,8 @@ impl MatMul {
         let fused_act = if matches!(self.bias, MatBias::Broadcast { .. }) { Activation::None } else { self.act };
         for &(ao, bo, co) in &self.batches {
             pack_a_into(&a[ao..], self.m, self.k, self.a_strides.0, self.a_strides.1, pa);
-            let pb: &[f32] = match (&self.b_packed, b) {
-                (Some(p), _) => &p.data,
+            let pb: &[f32] = match (&self.b_const, b) {
+                (Some(c), _) => &c.packed.get_or_init(|| self.pack_const_b(&c.source)).data,
                 (None, Some(b)) => {
                     pack_b_into(&b[bo..], self.k, self.n, self.b_strides.0, self.b_strides.1, pb_buf);
                     if self.alpha != 1.0 {
@@ -880,7 +902,7 @@ impl Kernel {
     pub fn scratch_len(&self) -> usize {
         match self {
             Kernel::MatMul(m) => m.scratch_len(),
-            Kernel::Conv(c) => c.prepared.as_ref().map_or(0, Conv::scratch_len),
+            Kernel::Conv(c) => Conv::scratch_len_of(&c.geometry),
             _ => 0,
         }
     }
@@ -903,8 +925,8 @@ impl Kernel {
             Kernel::Concat { outer, blocks } => layout::concat_run(ins, *outer, blocks, out),
             Kernel::Split { outer, block, parts } => layout::split_run(ins[0], *outer, *block, parts, outs),
             Kernel::MatMul(m) => m.run(ins, out, scratch),
-            Kernel::Conv(c) => match &c.prepared {
-                Some(conv) => conv.run(ins[0], out, scratch),
+            Kernel::Conv(c) => match &c.constant {
+                Some((w, bias)) => c.prepared.get_or_init(|| Conv::new(c.geometry, &w.to_f32s(), bias.clone(), c.act)).run(ins[0], out, scratch),
                 None => {
                     let bias = ins.get(2).map_or_else(|| vec![0.0; c.geometry.c_out], |b| b.to_vec());
                     Conv::new(c.geometry, ins[1], bias, c.act).run(ins[0], out, scratch)
