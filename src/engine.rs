@@ -37,6 +37,7 @@ enum Source {
 }
 
 struct Step {
+    node: usize,
     kernel: Kernel,
     reads: Vec<(usize, usize)>,
     writes: Vec<(usize, usize)>,
@@ -92,13 +93,7 @@ impl Model {
     /// Runs the model on inputs given in graph-input order.
     pub fn predict(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>, Error> {
         self.check_inputs(inputs)?;
-        let key: Vec<PlanKey> = inputs
-            .iter()
-            .map(|t| match &t.data {
-                Data::F32(_) => PlanKey::Shape(t.shape.clone()),
-                Data::I64(_) => PlanKey::Value(t.clone()),
-            })
-            .collect();
+        let key: Vec<PlanKey> = inputs.iter().map(PlanKey::of).collect();
         let pos = match self.plans.iter().position(|p| p.key == key) {
             Some(p) => p,
             None => {
@@ -111,6 +106,25 @@ impl Model {
             }
         };
         Ok(self.plans[pos].run(inputs))
+    }
+
+    /// Runs the model and times every kernel with `clock` (milliseconds): per node, its op, name and time,
+    /// in execution order. Plan-time work (first call for a shape) is not included.
+    pub fn profile(&mut self, inputs: &[Tensor], clock: &dyn Fn() -> f64) -> Result<(Vec<Tensor>, Vec<OpTiming>), Error> {
+        self.predict(inputs)?;
+        let key: Vec<PlanKey> = inputs.iter().map(PlanKey::of).collect();
+        let plan = self.plans.iter_mut().find(|p| p.key == key).expect("planned by predict");
+        let mut timings = Vec::with_capacity(plan.steps.len());
+        let outputs = plan.run_with(inputs, &mut |step, run| {
+            let start = clock();
+            run();
+            timings.push((step, clock() - start));
+        });
+        let timings = timings
+            .into_iter()
+            .map(|(node, ms)| OpTiming { op: self.nodes[node].op.clone(), node: self.nodes[node].name.clone(), ms })
+            .collect();
+        Ok((outputs, timings))
     }
 
     /// Runs with named inputs (any order).
@@ -192,12 +206,13 @@ impl Model {
             graph_input_ids.push(id);
         }
         struct Pending {
+            node: usize,
             kernel: Kernel,
             reads: Vec<usize>,
             writes: Vec<usize>,
         }
         let mut pending: Vec<Pending> = Vec::new();
-        for node in &self.nodes {
+        for (node_index, node) in self.nodes.iter().enumerate() {
             let mut in_ids = Vec::with_capacity(node.inputs.len());
             for name in &node.inputs {
                 if name.is_empty() {
@@ -257,7 +272,7 @@ impl Model {
                             values[*id] = Some(Arc::new(v));
                         }
                     } else {
-                        pending.push(Pending { kernel, reads: read_ids, writes: out_ids });
+                        pending.push(Pending { node: node_index, kernel, reads: read_ids, writes: out_ids });
                     }
                 }
             }
@@ -349,7 +364,7 @@ impl Model {
                     free.push(slot_of[w].unwrap());
                 }
             }
-            steps.push(Step { kernel: p.kernel, reads, writes });
+            steps.push(Step { node: p.node, kernel: p.kernel, reads, writes });
         }
         let mut slots: Vec<Vec<f32>> = slot_sizes.iter().map(|&n| vec![0.0; n]).collect();
         for (slot, data) in const_data {
@@ -383,8 +398,30 @@ enum PlanKey {
     Value(Tensor),
 }
 
+impl PlanKey {
+    fn of(t: &Tensor) -> Self {
+        match &t.data {
+            Data::F32(_) => PlanKey::Shape(t.shape.clone()),
+            Data::I64(_) => PlanKey::Value(t.clone()),
+        }
+    }
+}
+
+/// Time spent in one node's kernel during a profiled run.
+#[derive(Clone, Debug)]
+pub struct OpTiming {
+    pub op: String,
+    pub node: String,
+    pub ms: f64,
+}
+
 impl Plan {
     fn run(&mut self, inputs: &[Tensor]) -> Vec<Tensor> {
+        self.run_with(inputs, &mut |_, run| run())
+    }
+
+    /// Runs every step through `around(node index, run the step)`.
+    fn run_with(&mut self, inputs: &[Tensor], around: &mut dyn FnMut(usize, &mut dyn FnMut())) -> Vec<Tensor> {
         for (t, slot) in inputs.iter().zip(&self.input_slots) {
             if let (Some(slot), Data::F32(v)) = (slot, &t.data) {
                 self.slots[*slot][..v.len()].copy_from_slice(v);
@@ -399,7 +436,8 @@ impl Plan {
             {
                 let ins: Vec<&[f32]> = step.reads.iter().map(|&(slot, len)| &self.slots[slot][..len]).collect();
                 let mut outs: Vec<&mut [f32]> = taken.iter_mut().zip(&step.writes).map(|(buf, &(_, len))| &mut buf[..len]).collect();
-                step.kernel.run(&ins, &mut outs, &mut self.scratch);
+                let scratch = &mut self.scratch;
+                around(step.node, &mut || step.kernel.run(&ins, &mut outs, scratch));
             }
             for (&(slot, _), buf) in step.writes.iter().zip(taken.drain(..)) {
                 self.slots[slot] = buf;

@@ -66,6 +66,9 @@ enum Command {
         output: Vec<String>,
         #[arg(long, value_enum, default_value = "cpu")]
         backend: Backend,
+        /// Also time every op over this many runs (after a warm-up) and print where the time goes.
+        #[arg(long, value_name = "RUNS")]
+        profile: Option<usize>,
     },
     /// Show a converted model: inputs, outputs, ops, weights, shards and their integrity.
     Inspect {
@@ -86,7 +89,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), ConvertError> {
     match cli.command {
         Command::Convert { input, out_dir, quantize, quantize_only, shard_size, from } => convert(&input, &out_dir, quantize, &quantize_only, shard_size, from),
-        Command::Run { model_dir, input, output, backend } => run_model(&model_dir, &input, &output, backend),
+        Command::Run { model_dir, input, output, backend, profile } => run_model(&model_dir, &input, &output, backend, profile),
         Command::Inspect { model_dir } => inspect(&model_dir),
     }
 }
@@ -145,7 +148,7 @@ fn split_named(arg: &str) -> (Option<&str>, &str) {
     }
 }
 
-fn run_model(dir: &Path, inputs: &[String], outputs: &[String], backend: Backend) -> Result<(), ConvertError> {
+fn run_model(dir: &Path, inputs: &[String], outputs: &[String], backend: Backend, profile: Option<usize>) -> Result<(), ConvertError> {
     if backend == Backend::Webgpu {
         return Err(ConvertError::Unsupported("--backend webgpu is not available in this build; use --backend cpu".into()));
     }
@@ -160,7 +163,24 @@ fn run_model(dir: &Path, inputs: &[String], outputs: &[String], backend: Backend
         };
         named.push((name, npy::read(Path::new(path))?));
     }
-    let results = model.predict_named(named)?;
+    let ordered: Vec<webinfer::Tensor> = {
+        let mut slots: Vec<Option<webinfer::Tensor>> = vec![None; input_names.len()];
+        for (name, t) in named {
+            let i = input_names.iter().position(|n| *n == name).ok_or_else(|| {
+                ConvertError::Runtime(webinfer::Error::Input(format!("unknown input name {name:?}; the model's inputs are {input_names:?}")))
+            })?;
+            slots[i] = Some(t);
+        }
+        slots
+            .into_iter()
+            .zip(&input_names)
+            .map(|(t, n)| t.ok_or_else(|| ConvertError::Runtime(webinfer::Error::Input(format!("missing input {n:?}")))))
+            .collect::<Result<_, _>>()?
+    };
+    let results = model.predict(&ordered)?;
+    if let Some(runs) = profile {
+        print_profile(&mut model, &ordered, runs.max(1))?;
+    }
     let output_names: Vec<String> = model.outputs().iter().map(|o| o.name.clone()).collect();
     for (i, arg) in outputs.iter().enumerate() {
         let (name, path) = split_named(arg);
@@ -171,6 +191,30 @@ fn run_model(dir: &Path, inputs: &[String], outputs: &[String], backend: Backend
         };
         npy::write(Path::new(path), &results[index])?;
         println!("{} {:?} -> {path}", output_names[index], results[index].shape);
+    }
+    Ok(())
+}
+
+fn print_profile(model: &mut webinfer::Model, inputs: &[webinfer::Tensor], runs: usize) -> Result<(), ConvertError> {
+    let start = Instant::now();
+    let clock = move || start.elapsed().as_secs_f64() * 1e3;
+    let mut totals: Vec<(String, String, f64)> = Vec::new();
+    for _ in 0..runs {
+        let (_, timings) = model.profile(inputs, &clock)?;
+        if totals.is_empty() {
+            totals = timings.iter().map(|t| (t.op.clone(), t.node.clone(), 0.0)).collect();
+        }
+        for (total, t) in totals.iter_mut().zip(&timings) {
+            total.2 += t.ms;
+        }
+    }
+    let sum: f64 = totals.iter().map(|t| t.2).sum::<f64>() / runs as f64;
+    totals.sort_by(|a, b| b.2.total_cmp(&a.2));
+    println!("profile: {runs} runs, {sum:.3} ms per run in kernels");
+    println!("{:>9}  {:>6}  {:<22} node", "ms/run", "share", "op");
+    for (op, node, total) in &totals {
+        let ms = total / runs as f64;
+        println!("{ms:>9.4}  {:>5.1}%  {op:<22} {node}", 100.0 * ms / sum.max(1e-12));
     }
     Ok(())
 }

@@ -93,7 +93,8 @@ impl Conv {
             return 0;
         }
         let k = (g.c_in / g.group) * g.win.kh * g.win.kw;
-        (g.win.oh * g.win.ow).div_ceil(NR) * NR * k
+        let p = g.win.oh * g.win.ow;
+        p.div_ceil(NR) * NR * k + k * p
     }
 
     fn scratch_len(&self) -> usize {
@@ -121,54 +122,53 @@ impl Conv {
         if scratch.len() < self.scratch_len() {
             scratch.resize(self.scratch_len(), 0.0);
         }
+        let (panels, col) = scratch.split_at_mut(p.div_ceil(NR) * NR * k);
         for n in 0..self.n {
             for g in 0..self.group {
                 let src = &x[(n * self.c_in + g * cig) * plane_in..][..cig * plane_in];
                 if pointwise {
-                    pack_b_into(src, k, p, p, 1, scratch);
+                    pack_b_into(src, k, p, p, 1, panels);
                 } else {
-                    im2col_packed(w, cig, src, scratch);
+                    im2col(w, cig, src, &mut col[..k * p]);
+                    pack_b_into(col, k, p, p, 1, panels);
                 }
                 let dst = &mut out[(n * self.c_out + g * cog) * p..][..cog * p];
-                gemm_packed(cog, p, k, &self.packed[g].data, scratch, dst, p, Bias::Row(&self.bias[g * cog..(g + 1) * cog]), self.act);
+                gemm_packed(cog, p, k, &self.packed[g].data, panels, dst, p, Bias::Row(&self.bias[g * cog..(g + 1) * cog]), self.act);
             }
         }
     }
 }
 
-/// Writes the im2col matrix [cig*kh*kw, oh*ow] straight into NR-column GEMM panels.
-fn im2col_packed(w: &Window, cig: usize, src: &[f32], panels: &mut [f32]) {
-    let p_total = w.oh * w.ow;
-    let k_total = cig * w.kh * w.kw;
-    for panel in 0..p_total.div_ceil(NR) {
-        let chunk = &mut panels[panel * NR * k_total..(panel + 1) * NR * k_total];
-        let p0 = panel * NR;
-        let cols = NR.min(p_total - p0);
-        let mut coords = [(0isize, 0isize); NR];
-        for (c, coord) in coords.iter_mut().enumerate().take(cols) {
-            let (oy, ox) = ((p0 + c) / w.ow, (p0 + c) % w.ow);
-            *coord = ((oy * w.sh) as isize - w.pt as isize, (ox * w.sw) as isize - w.pl as isize);
-        }
-        let mut kidx = 0;
-        for ci in 0..cig {
-            let plane = &src[ci * w.h * w.w..(ci + 1) * w.h * w.w];
-            for ky in 0..w.kh {
-                for kx in 0..w.kw {
-                    let dst = &mut chunk[kidx * NR..kidx * NR + NR];
-                    for c in 0..NR {
-                        dst[c] = if c < cols {
-                            let y = coords[c].0 + (ky * w.dh) as isize;
-                            let x = coords[c].1 + (kx * w.dw) as isize;
-                            if y >= 0 && (y as usize) < w.h && x >= 0 && (x as usize) < w.w {
-                                plane[y as usize * w.w + x as usize]
-                            } else {
-                                0.0
-                            }
-                        } else {
-                            0.0
-                        };
+/// Writes the im2col matrix [cig*kh*kw, oh*ow] row by row: for each kernel tap and output row the valid
+/// column range is computed once, copied (contiguously at stride 1), and the padding edges zeroed.
+fn im2col(w: &Window, cig: usize, src: &[f32], col: &mut [f32]) {
+    let mut rows = col.chunks_exact_mut(w.oh * w.ow);
+    for ci in 0..cig {
+        let plane = &src[ci * w.h * w.w..(ci + 1) * w.h * w.w];
+        for ky in 0..w.kh {
+            for kx in 0..w.kw {
+                let row = rows.next().expect("col holds cig*kh*kw rows");
+                let shift = (kx * w.dw) as isize - w.pl as isize;
+                let lo = if shift >= 0 { 0 } else { ((-shift) as usize).div_ceil(w.sw) }.min(w.ow);
+                let hi = if (w.w as isize) <= shift { 0 } else { ((w.w as isize - 1 - shift) as usize / w.sw + 1).min(w.ow) }.max(lo);
+                for oy in 0..w.oh {
+                    let dst = &mut row[oy * w.ow..(oy + 1) * w.ow];
+                    let y = (oy * w.sh + ky * w.dh) as isize - w.pt as isize;
+                    if y < 0 || y as usize >= w.h {
+                        dst.fill(0.0);
+                        continue;
                     }
-                    kidx += 1;
+                    let line = &plane[y as usize * w.w..(y as usize + 1) * w.w];
+                    dst[..lo].fill(0.0);
+                    dst[hi..].fill(0.0);
+                    let first = (lo * w.sw) as isize + shift;
+                    if w.sw == 1 {
+                        dst[lo..hi].copy_from_slice(&line[first as usize..first as usize + (hi - lo)]);
+                    } else {
+                        for (i, d) in dst[lo..hi].iter_mut().enumerate() {
+                            *d = line[first as usize + i * w.sw];
+                        }
+                    }
                 }
             }
         }
