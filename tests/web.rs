@@ -241,3 +241,56 @@ async fn memory_stays_flat_over_10000_predictions() {
     assert_eq!(memory_bytes(), warm, "wasm memory grew over 10,000 predictions");
     drop(model);
 }
+
+/// Two inputs, two outputs: sum = a + b (b broadcast over rows), scaled = a * 2.
+fn two_in_two_out() -> (String, Vec<Vec<u8>>) {
+    let two = Tensor::f32(vec![], vec![2.0]);
+    let enc = encode_weights(&[WeightToWrite { name: "two", tensor: &two, quantize: None }], 64, "group1");
+    let info = |name: &str, shape: Vec<Dim>| ValueInfo { name: name.into(), dtype: DType::Float32, shape };
+    let node = |name: &str, op: &str, inputs: [&str; 2], out: &str| Node {
+        name: name.into(),
+        op: op.into(),
+        inputs: inputs.iter().map(|s| s.to_string()).collect(),
+        outputs: vec![out.into()],
+        attrs: Default::default(),
+    };
+    let model = ModelJson {
+        format: FORMAT.into(),
+        generated_by: None,
+        converted_by: None,
+        graph: Graph {
+            inputs: vec![info("a", vec![Dim::Symbol("n".into()), Dim::Fixed(2)]), info("b", vec![Dim::Fixed(2)])],
+            outputs: vec![info("sum", vec![Dim::Symbol("n".into()), Dim::Fixed(2)]), info("scaled", vec![Dim::Symbol("n".into()), Dim::Fixed(2)])],
+            nodes: vec![node("add", "Add", ["a", "b"], "sum"), node("mul", "Mul", ["a", "two"], "scaled")],
+        },
+        weights_manifest: vec![enc.group],
+    };
+    (model.to_json(), enc.shards)
+}
+
+#[wasm_bindgen_test]
+async fn named_inputs_and_outputs_round_trip_through_js() {
+    let (json, shards) = two_in_two_out();
+    let shards: Array = shards.iter().map(|s| JsValue::from(Uint8Array::from(&s[..]))).collect();
+    let mut model = webinfer::js::Model::from_bytes(JsValue::from_str(&json), shards, None).unwrap();
+    assert_eq!(model.inputs().length(), 2);
+    assert_eq!(Reflect::get(&model.outputs().get(1), &"name".into()).unwrap(), "scaled");
+    let tensor = |data: &[f32], shape: &[f64]| {
+        let o = Object::new();
+        Reflect::set(&o, &"data".into(), &Float32Array::from(data)).unwrap();
+        Reflect::set(&o, &"shape".into(), &shape.iter().map(|&d| JsValue::from_f64(d)).collect::<Array>()).unwrap();
+        JsValue::from(o)
+    };
+    let feeds = Object::new();
+    Reflect::set(&feeds, &"a".into(), &tensor(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[3.0, 2.0])).unwrap();
+    Reflect::set(&feeds, &"b".into(), &tensor(&[10.0, 20.0], &[2.0])).unwrap();
+    let out = wasm_bindgen_futures::JsFuture::from(model.predict(feeds.clone().into(), None)).await.unwrap();
+    let get = |name: &str| Float32Array::new(&Reflect::get(&Reflect::get(&out, &name.into()).unwrap(), &"data".into()).unwrap()).to_vec();
+    assert_eq!(get("sum"), vec![11.0, 22.0, 13.0, 24.0, 15.0, 26.0]);
+    assert_eq!(get("scaled"), vec![2.0, 4.0, 6.0, 8.0, 10.0, 12.0]);
+    Reflect::set(&feeds, &"c".into(), &tensor(&[1.0], &[1.0])).unwrap();
+    let msg = js_message(wasm_bindgen_futures::JsFuture::from(model.predict(feeds.into(), None)).await.err().unwrap());
+    assert!(msg.contains("unknown input name \"c\"") && msg.contains("\"a\", \"b\""), "{msg}");
+    let msg = js_message(model.predict_sync(&Float32Array::from(&[1.0f32, 2.0][..]).into(), &JsValue::UNDEFINED).err().unwrap());
+    assert!(msg.contains("2 inputs"), "{msg}");
+}

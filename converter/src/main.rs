@@ -11,6 +11,18 @@ use webinfer::format::ModelJson;
 use webinfer::weights::{verify_shard, QuantizeTo};
 use webinfer_converter::{convert_path, npy, summary, write_output, ConvertError, ConvertOptions, SourceFormat};
 
+/// Prints to stdout; a closed pipe (`webinfer inspect … | head`) ends the program quietly.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
 #[derive(Parser)]
 #[command(name = "webinfer", version, about = "Convert trained models for the browser, run and inspect them.")]
 struct Cli {
@@ -134,10 +146,10 @@ fn convert(input: &Path, out_dir: &Path, quantize: Option<Quantize>, only: &[Str
         b.finish_and_clear();
     }
     for note in &converted.notes {
-        println!("note: {note}");
+        say!("note: {note}");
     }
-    print!("{}", summary(&converted.model, &converted.shards));
-    println!("wrote {} in {:.2} s", out_dir.display(), start.elapsed().as_secs_f64());
+    say!("{}", summary(&converted.model, &converted.shards).trim_end());
+    say!("wrote {} in {:.2} s", out_dir.display(), start.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -190,7 +202,7 @@ fn run_model(dir: &Path, inputs: &[String], outputs: &[String], backend: Backend
             None => return Err(ConvertError::Io(format!("--output {arg}: the model has only {} output(s)", output_names.len()))),
         };
         npy::write(Path::new(path), &results[index])?;
-        println!("{} {:?} -> {path}", output_names[index], results[index].shape);
+        say!("{} {:?} -> {path}", output_names[index], results[index].shape);
     }
     Ok(())
 }
@@ -210,11 +222,11 @@ fn print_profile(model: &mut webinfer::Model, inputs: &[webinfer::Tensor], runs:
     }
     let sum: f64 = totals.iter().map(|t| t.2).sum::<f64>() / runs as f64;
     totals.sort_by(|a, b| b.2.total_cmp(&a.2));
-    println!("profile: {runs} runs, {sum:.3} ms per run in kernels");
-    println!("{:>9}  {:>6}  {:<22} node", "ms/run", "share", "op");
+    say!("profile: {runs} runs, {sum:.3} ms per run in kernels");
+    say!("{:>9}  {:>6}  {:<22} node", "ms/run", "share", "op");
     for (op, node, total) in &totals {
         let ms = total / runs as f64;
-        println!("{ms:>9.4}  {:>5.1}%  {op:<22} {node}", 100.0 * ms / sum.max(1e-12));
+        say!("{ms:>9.4}  {:>5.1}%  {op:<22} {node}", 100.0 * ms / sum.max(1e-12));
     }
     Ok(())
 }
@@ -223,16 +235,16 @@ fn inspect(dir: &Path) -> Result<(), ConvertError> {
     let path = dir.join("model.json");
     let text = std::fs::read_to_string(&path).map_err(|e| ConvertError::Io(format!("{}: {e}", path.display())))?;
     let model = ModelJson::parse(&text).map_err(|e| ConvertError::Io(format!("{}: {e}", path.display())))?;
-    println!("format: {}", model.format);
+    say!("format: {}", model.format);
     if let Some(g) = &model.generated_by {
-        println!("source: {g}");
+        say!("source: {g}");
     }
     let dims = |v: &webinfer::format::ValueInfo| v.shape.iter().map(|d| match d { webinfer::format::Dim::Fixed(n) => n.to_string(), webinfer::format::Dim::Symbol(s) => s.clone() }).collect::<Vec<_>>().join(", ");
     for i in &model.graph.inputs {
-        println!("input  {} {} [{}]", i.name, i.dtype.name(), dims(i));
+        say!("input  {} {} [{}]", i.name, i.dtype.name(), dims(i));
     }
     for o in &model.graph.outputs {
-        println!("output {} {} [{}]", o.name, o.dtype.name(), dims(o));
+        say!("output {} {} [{}]", o.name, o.dtype.name(), dims(o));
     }
     let mut shards = Vec::new();
     let mut all_ok = true;
@@ -257,7 +269,7 @@ fn inspect(dir: &Path) -> Result<(), ConvertError> {
                     format!("MISSING: {e}")
                 }
             };
-            println!("shard  {p}: {status}");
+            say!("shard  {p}: {status}");
         }
     }
     let mut by_dtype: BTreeMap<String, (usize, usize)> = BTreeMap::new();
@@ -271,11 +283,11 @@ fn inspect(dir: &Path) -> Result<(), ConvertError> {
         e.1 += w.byte_len();
     }
     for (k, (n, b)) in by_dtype {
-        println!("weights {k}: {n} tensors, {b} bytes");
+        say!("weights {k}: {n} tensors, {b} bytes");
     }
-    print!("{}", summary(&model, &shards));
+    say!("{}", summary(&model, &shards).trim_end());
     if all_ok {
-        println!("integrity: ok");
+        say!("integrity: ok");
         Ok(())
     } else {
         Err(ConvertError::Io(format!("{}: integrity check failed", dir.display())))
