@@ -31,17 +31,27 @@ impl IrGraph {
         }
     }
 
-    fn consumers(&self) -> HashMap<&str, usize> {
-        let mut count: HashMap<&str, usize> = HashMap::new();
-        for n in &self.nodes {
-            for i in n.inputs.iter().filter(|i| !i.is_empty()) {
-                *count.entry(i.as_str()).or_default() += 1;
-            }
-        }
-        for o in &self.outputs {
-            *count.entry(o.name.as_str()).or_default() += 1;
+    /// How many nodes (and graph outputs) read each value.
+    fn consumer_counts(&self) -> HashMap<String, usize> {
+        let mut count: HashMap<String, usize> = HashMap::new();
+        let reads = self.nodes.iter().flat_map(|n| n.inputs.iter().filter(|i| !i.is_empty()));
+        for name in reads.chain(self.outputs.iter().map(|o| &o.name)) {
+            *count.entry(name.clone()).or_default() += 1;
         }
         count
+    }
+
+    /// The index of the node producing each value.
+    fn producers(&self) -> HashMap<String, usize> {
+        self.nodes.iter().enumerate().flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.clone(), i))).collect()
+    }
+
+    fn remove_nodes(&mut self, removed: &HashSet<usize>) {
+        let mut index = 0;
+        self.nodes.retain(|_| {
+            index += 1;
+            !removed.contains(&(index - 1))
+        });
     }
 
     fn is_output(&self, name: &str) -> bool {
@@ -116,8 +126,7 @@ impl IrGraph {
 
     /// Folds BatchNormalization into a directly preceding Conv or Gemm whose output nothing else reads.
     fn fold_batchnorm(&mut self) {
-        let consumers = self.consumers().into_iter().map(|(k, v)| (k.to_string(), v)).collect::<HashMap<_, _>>();
-        let producer: HashMap<String, usize> = self.nodes.iter().enumerate().flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.clone(), i))).collect();
+        let (consumers, producer) = (self.consumer_counts(), self.producers());
         let mut removed = HashSet::new();
         for bi in 0..self.nodes.len() {
             let bn = &self.nodes[bi];
@@ -177,17 +186,12 @@ impl IrGraph {
             node.attrs.insert("folded".into(), Attr::String(bn_name));
             removed.insert(bi);
         }
-        let mut i = 0;
-        self.nodes.retain(|_| {
-            i += 1;
-            !removed.contains(&(i - 1))
-        });
+        self.remove_nodes(&removed);
     }
 
     /// MatMul(x, W[K,N]) followed by Add(bias[N]) becomes MatMul(x, W, bias) with the bias in the epilogue.
     fn fuse_matmul_bias(&mut self) {
-        let consumers = self.consumers().into_iter().map(|(k, v)| (k.to_string(), v)).collect::<HashMap<_, _>>();
-        let producer: HashMap<String, usize> = self.nodes.iter().enumerate().flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.clone(), i))).collect();
+        let (consumers, producer) = (self.consumer_counts(), self.producers());
         let mut removed = HashSet::new();
         for ai in 0..self.nodes.len() {
             let add = &self.nodes[ai];
@@ -213,17 +217,12 @@ impl IrGraph {
             node.outputs[0] = add_out;
             removed.insert(ai);
         }
-        let mut i = 0;
-        self.nodes.retain(|_| {
-            i += 1;
-            !removed.contains(&(i - 1))
-        });
+        self.remove_nodes(&removed);
     }
 
     /// Records a following activation in Conv/Gemm/MatMul's `activation` attribute.
     fn fuse_activations(&mut self) {
-        let consumers = self.consumers().into_iter().map(|(k, v)| (k.to_string(), v)).collect::<HashMap<_, _>>();
-        let producer: HashMap<String, usize> = self.nodes.iter().enumerate().flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.clone(), i))).collect();
+        let (consumers, producer) = (self.consumer_counts(), self.producers());
         let mut removed = HashSet::new();
         for ai in 0..self.nodes.len() {
             let act = &self.nodes[ai];
@@ -259,11 +258,7 @@ impl IrGraph {
             node.outputs[0] = out;
             removed.insert(ai);
         }
-        let mut i = 0;
-        self.nodes.retain(|_| {
-            i += 1;
-            !removed.contains(&(i - 1))
-        });
+        self.remove_nodes(&removed);
     }
 
     /// Drops nodes and weights that no graph output depends on.
