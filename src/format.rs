@@ -190,7 +190,7 @@ impl ModelJson {
 fn check_format_version(format: &str) -> Result<(), Error> {
     let Some(version) = format.strip_prefix("webinfer-graph/") else {
         let hint = match format {
-            "graph-model" | "layers-model" => " (a TensorFlow.js model: convert it with `webinfer convert`)",
+            "graph-model" | "layers-model" => " (a TensorFlow.js model, which this version of webinfer cannot load yet)",
             _ => "",
         };
         return Err(Error::Format(format!("unsupported model format {format:?}{hint}; expected {FORMAT:?}")));
