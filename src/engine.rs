@@ -127,6 +127,24 @@ impl Model {
         Ok((outputs, timings))
     }
 
+    /// Plans and runs once on zeros with every symbolic dimension set to 1, so the first real prediction
+    /// of that shape does no graph work. Models with integer inputs (plan-time values) are left alone.
+    pub fn warm_up(&mut self) -> Result<(), Error> {
+        let inputs: Option<Vec<Tensor>> = self
+            .inputs
+            .iter()
+            .map(|i| {
+                let shape: Vec<usize> = i.shape.iter().map(|d| if let Dim::Fixed(n) = d { *n as usize } else { 1 }).collect();
+                let n = shape.iter().product();
+                matches!(i.dtype, DType::Float32 | DType::Float16).then(|| Tensor::f32(shape, vec![0.0; n]))
+            })
+            .collect();
+        match inputs {
+            Some(inputs) => self.predict(&inputs).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
     /// Runs with named inputs (any order).
     pub fn predict_named(&mut self, named: Vec<(String, Tensor)>) -> Result<Vec<Tensor>, Error> {
         let mut slots: Vec<Option<Tensor>> = vec![None; self.inputs.len()];
@@ -450,5 +468,32 @@ impl Plan {
                 Source::Slot(slot, shape) => Tensor::f32(shape.clone(), self.slots[*slot][..shape.iter().product()].to_vec()),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn relu_model() -> Model {
+        let json = ModelJson::parse(
+            r#"{"format":"webinfer-graph/1","graph":{"inputs":[{"name":"x","dtype":"float32","shape":["batch",3]}],
+            "outputs":[{"name":"y","dtype":"float32","shape":["batch",3]}],
+            "nodes":[{"name":"r","op":"Relu","inputs":["x"],"outputs":["y"]}]},"weightsManifest":[]}"#,
+        )
+        .unwrap();
+        Model::new(&json, HashMap::new()).unwrap()
+    }
+
+    #[test]
+    fn warm_up_plans_batch_one_so_predict_reuses_it() {
+        let mut model = relu_model();
+        model.warm_up().unwrap();
+        assert_eq!(model.plans.len(), 1);
+        let out = model.predict(&[Tensor::f32(vec![1, 3], vec![-1.0, 0.5, 2.0])]).unwrap();
+        assert_eq!(out[0].to_f32s(), vec![0.0, 0.5, 2.0]);
+        assert_eq!(model.plans.len(), 1, "batch 1 should reuse the warm-up plan");
+        model.predict(&[Tensor::f32(vec![2, 3], vec![0.0; 6])]).unwrap();
+        assert_eq!(model.plans.len(), 2);
     }
 }

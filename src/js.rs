@@ -23,6 +23,8 @@ export interface LoadOptions {
   onProgress?: (fraction: number) => void;
   /** Passed to fetch() for model.json and every shard (headers, credentials, cache, ...). */
   fetch?: RequestInit;
+  /** Plan and run once at batch 1 while loading, so the first predict does no graph work (default true). */
+  warmUp?: boolean;
 }
 "#;
 
@@ -226,7 +228,7 @@ impl Model {
         }
         let size = shards.iter().map(Vec::len).sum::<usize>() + json_text.len();
         let inner = crate::model_from_bytes(&json_text, &shards).map_err(js_err)?;
-        Model::with_backend(inner, backend, size as f64)
+        Model::with_backend(inner, backend, size as f64, wants_warm_up(&options))
     }
 
     /// Builds a model from bytes the caller already has: model.json (string or bytes) and the shards in
@@ -245,12 +247,15 @@ impl Model {
         let size = shards.iter().map(Vec::len).sum::<usize>() + text.len();
         let inner = crate::model_from_bytes(&text, &shards).map_err(js_err)?;
         let options: JsValue = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
-        Model::with_backend(inner, requested_backend(&options)?, size as f64)
+        Model::with_backend(inner, requested_backend(&options)?, size as f64, wants_warm_up(&options))
     }
 
-    fn with_backend(inner: crate::Model, requested: String, size_bytes: f64) -> Result<Model, JsValue> {
+    fn with_backend(mut inner: crate::Model, requested: String, size_bytes: f64, warm_up: bool) -> Result<Model, JsValue> {
         if requested == "webgpu" {
             return Err(js_err("backend \"webgpu\" is not available in this build; use \"cpu\" or \"auto\""));
+        }
+        if warm_up {
+            inner.warm_up().map_err(js_err)?;
         }
         Ok(Model { inner, backend: "cpu".into(), size_bytes })
     }
@@ -342,6 +347,10 @@ impl Model {
         }
         Ok(map.into())
     }
+}
+
+fn wants_warm_up(options: &JsValue) -> bool {
+    options.is_undefined() || get(options, "warmUp").as_bool() != Some(false)
 }
 
 fn requested_backend(options: &JsValue) -> Result<String, JsValue> {
