@@ -208,14 +208,14 @@ impl Model {
         let mut ids: HashMap<&str, usize> = HashMap::new();
         let mut shapes: Vec<Vec<usize>> = Vec::new();
         let mut values: Vec<Option<Arc<Tensor>>> = Vec::new();
-        let intern = |_name: &str, _ids: &mut HashMap<&str, usize>, shapes: &mut Vec<Vec<usize>>, values: &mut Vec<Option<Arc<Tensor>>>| -> usize {
+        let new_value = |shapes: &mut Vec<Vec<usize>>, values: &mut Vec<Option<Arc<Tensor>>>| -> usize {
             shapes.push(Vec::new());
             values.push(None);
             shapes.len() - 1
         };
         let mut graph_input_ids = Vec::new();
         for (info, t) in self.inputs.iter().zip(inputs) {
-            let id = intern(&info.name, &mut ids, &mut shapes, &mut values);
+            let id = new_value(&mut shapes, &mut values);
             ids.insert(info.name.as_str(), id);
             shapes[id] = t.shape.clone();
             if !t.is_float() {
@@ -241,7 +241,7 @@ impl Model {
                     Some(&id) => id,
                     None => {
                         let w = self.weights.get(name).expect("checked when the model was built");
-                        let id = intern(name, &mut ids, &mut shapes, &mut values);
+                        let id = new_value(&mut shapes, &mut values);
                         shapes[id] = w.shape.clone();
                         values[id] = Some(Arc::clone(w));
                         ids.insert(name.as_str(), id);
@@ -263,7 +263,7 @@ impl Model {
                 .outputs
                 .iter()
                 .map(|name| {
-                    let id = intern(name, &mut ids, &mut shapes, &mut values);
+                    let id = new_value(&mut shapes, &mut values);
                     ids.insert(name.as_str(), id);
                     id
                 })
