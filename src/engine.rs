@@ -92,6 +92,11 @@ impl Model {
 
     /// Runs the model on inputs given in graph-input order.
     pub fn predict(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>, Error> {
+        Ok(self.plan_for(inputs)?.run(inputs))
+    }
+
+    /// The cached plan for these inputs' signature, built (and cached) on first use.
+    fn plan_for(&mut self, inputs: &[Tensor]) -> Result<&mut Plan, Error> {
         self.check_inputs(inputs)?;
         let key: Vec<PlanKey> = inputs.iter().map(PlanKey::of).collect();
         let pos = match self.plans.iter().position(|p| p.key == key) {
@@ -105,15 +110,13 @@ impl Model {
                 self.plans.len() - 1
             }
         };
-        Ok(self.plans[pos].run(inputs))
+        Ok(&mut self.plans[pos])
     }
 
     /// Runs the model and times every kernel with `clock` (milliseconds): per node, its op, name and time,
     /// in execution order. Plan-time work (first call for a shape) is not included.
     pub fn profile(&mut self, inputs: &[Tensor], clock: &dyn Fn() -> f64) -> Result<(Vec<Tensor>, Vec<OpTiming>), Error> {
-        self.predict(inputs)?;
-        let key: Vec<PlanKey> = inputs.iter().map(PlanKey::of).collect();
-        let plan = self.plans.iter_mut().find(|p| p.key == key).expect("planned by predict");
+        let plan = self.plan_for(inputs)?;
         let mut timings = Vec::with_capacity(plan.steps.len());
         let outputs = plan.run_with(inputs, &mut |step, run| {
             let start = clock();
@@ -147,7 +150,13 @@ impl Model {
 
     /// Runs with named inputs (any order).
     pub fn predict_named(&mut self, named: Vec<(String, Tensor)>) -> Result<Vec<Tensor>, Error> {
-        let mut slots: Vec<Option<Tensor>> = vec![None; self.inputs.len()];
+        let inputs = self.order_by_name(named)?;
+        self.predict(&inputs)
+    }
+
+    /// Puts values given by input name into graph-input order, rejecting unknown and missing names.
+    pub fn order_by_name<T>(&self, named: Vec<(String, T)>) -> Result<Vec<T>, Error> {
+        let mut slots: Vec<Option<T>> = self.inputs.iter().map(|_| None).collect();
         for (name, t) in named {
             let i = self.inputs.iter().position(|v| v.name == name).ok_or_else(|| {
                 let names: Vec<&str> = self.inputs.iter().map(|v| v.name.as_str()).collect();
@@ -155,12 +164,11 @@ impl Model {
             })?;
             slots[i] = Some(t);
         }
-        let inputs = slots
+        slots
             .into_iter()
             .zip(&self.inputs)
             .map(|(t, info)| t.ok_or_else(|| Error::Input(format!("missing input {:?}", info.name))))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.predict(&inputs)
+            .collect()
     }
 
     /// Plans for `inputs` and reports every value's shape and every value known at plan time

@@ -317,23 +317,16 @@ impl Model {
             }
             vec![tensor_from_js(&infos[0], input, shape)?]
         } else if input.is_object() {
-            let keys: Vec<String> = Object::keys(input.unchecked_ref::<Object>()).iter().filter_map(|k| k.as_string()).collect();
-            for k in &keys {
-                if !infos.iter().any(|i| &i.name == k) {
-                    let names: Vec<&str> = infos.iter().map(|i| i.name.as_str()).collect();
-                    return Err(js_err(format!("unknown input name {k:?}; the model's inputs are {names:?}")));
-                }
-            }
-            infos
+            let named: Vec<(String, JsValue)> = Object::entries(input.unchecked_ref::<Object>())
                 .iter()
-                .map(|info| {
-                    let entry = get(input, &info.name);
-                    if entry.is_undefined() {
-                        return Err(js_err(format!("missing input {:?}", info.name)));
-                    }
-                    tensor_from_js(info, &get(&entry, "data"), &get(&entry, "shape"))
+                .filter_map(|pair| {
+                    let pair = Array::from(&pair);
+                    pair.get(0).as_string().map(|name| (name, pair.get(1)))
                 })
-                .collect::<Result<_, _>>()?
+                .filter(|(_, entry)| !entry.is_undefined())
+                .collect();
+            let entries = self.inner.order_by_name(named).map_err(js_err)?;
+            infos.iter().zip(&entries).map(|(info, entry)| tensor_from_js(info, &get(entry, "data"), &get(entry, "shape"))).collect::<Result<_, _>>()?
         } else {
             return Err(js_err("predict expects a Float32Array or {name: {data, shape}}"));
         };

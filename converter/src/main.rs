@@ -175,20 +175,7 @@ fn run_model(dir: &Path, inputs: &[String], outputs: &[String], backend: Backend
         };
         named.push((name, npy::read(Path::new(path))?));
     }
-    let ordered: Vec<webinfer::Tensor> = {
-        let mut slots: Vec<Option<webinfer::Tensor>> = vec![None; input_names.len()];
-        for (name, t) in named {
-            let i = input_names.iter().position(|n| *n == name).ok_or_else(|| {
-                ConvertError::Runtime(webinfer::Error::Input(format!("unknown input name {name:?}; the model's inputs are {input_names:?}")))
-            })?;
-            slots[i] = Some(t);
-        }
-        slots
-            .into_iter()
-            .zip(&input_names)
-            .map(|(t, n)| t.ok_or_else(|| ConvertError::Runtime(webinfer::Error::Input(format!("missing input {n:?}")))))
-            .collect::<Result<_, _>>()?
-    };
+    let ordered = model.order_by_name(named)?;
     let results = model.predict(&ordered)?;
     if let Some(runs) = profile {
         print_profile(&mut model, &ordered, runs.max(1))?;
