@@ -969,6 +969,12 @@ impl Kernel {
         }
     }
 
+    /// Evaluates on float32 copies of integer inputs (mixed int/float arithmetic, int ops with a float kernel).
+    fn eval_as_float(&self, node: &Node, ins: &[&Tensor], out_shapes: &[Vec<usize>]) -> Result<Vec<Tensor>, Error> {
+        let floats: Vec<Tensor> = ins.iter().map(|t| Tensor::f32(t.shape.clone(), t.to_f32s())).collect();
+        self.eval(node, &floats.iter().collect::<Vec<_>>(), out_shapes)
+    }
+
     /// Evaluates at plan time on known values (float32 through `run`; int64 for shape arithmetic).
     pub fn eval(&self, node: &Node, ins: &[&Tensor], out_shapes: &[Vec<usize>]) -> Result<Vec<Tensor>, Error> {
         if node.op == "Cast" && !ins[0].is_float() {
@@ -996,8 +1002,7 @@ impl Kernel {
         let one = |v: Vec<i64>| Ok(vec![Tensor::i64(out_shapes[0].clone(), v)]);
         match self {
             Kernel::Unary(Unary::Clip(..) | Unary::Relu) | Kernel::Pool(_) | Kernel::ClipRuntime { .. } if ints.iter().flatten().all(|v| v.unsigned_abs() < 1 << 24) => {
-                let floats: Vec<Tensor> = ins.iter().map(|t| Tensor::f32(t.shape.clone(), t.to_f32s())).collect();
-                let outs = self.eval(node, &floats.iter().collect::<Vec<_>>(), out_shapes)?;
+                let outs = self.eval_as_float(node, ins, out_shapes)?;
                 Ok(outs.into_iter().map(|t| Tensor::i64(t.shape.clone(), t.to_i64s())).collect())
             }
             Kernel::Unary(u) => match u {
@@ -1015,8 +1020,7 @@ impl Kernel {
                 one(out)
             }
             Kernel::Binary(..) if matches!(node.op.as_str(), "Mul" | "Add" | "Sub" | "Div" | "Equal") => {
-                let floats: Vec<Tensor> = ins.iter().map(|t| Tensor::f32(t.shape.clone(), t.to_f32s())).collect();
-                self.eval(node, &floats.iter().collect::<Vec<_>>(), out_shapes)
+                self.eval_as_float(node, ins, out_shapes)
             }
             Kernel::Where(shape, shapes) if !ins[1].is_float() && !ins[2].is_float() => {
                 let mut out = vec![0; shape.iter().product()];
@@ -1024,8 +1028,7 @@ impl Kernel {
                 one(out)
             }
             Kernel::Where(..) => {
-                let floats: Vec<Tensor> = ins.iter().map(|t| Tensor::f32(t.shape.clone(), t.to_f32s())).collect();
-                self.eval(node, &floats.iter().collect::<Vec<_>>(), out_shapes)
+                self.eval_as_float(node, ins, out_shapes)
             }
             Kernel::Map(m) => one(m.run_i64(&ints[0])),
             Kernel::Copy => one(ints[0].clone()),
