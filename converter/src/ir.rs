@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use webinfer::format::{Attr, DType, Dim, Graph, ModelJson, Node, ValueInfo, FORMAT};
+use webinfer::engine::Analysis;
 use webinfer::tensor::Tensor;
 
 use crate::ConvertError;
@@ -62,14 +63,23 @@ impl IrGraph {
     pub fn optimize(&mut self) -> Result<Vec<String>, ConvertError> {
         let mut notes = Vec::new();
         self.prune();
-        if let Some(note) = self.fold_constants()? {
+        let probes = match (self.analyze(2)?, self.analyze(3)?) {
+            (Some(a), Some(b)) => Some((a, b)),
+            _ => {
+                notes.push("constant folding skipped: the model has non-float inputs".to_string());
+                None
+            }
+        };
+        if let Some(note) = probes.as_ref().and_then(|(a, b)| self.fold_constants(a, b)) {
             notes.push(note);
         }
         self.fold_batchnorm();
         self.fuse_matmul_bias();
         self.fuse_activations();
         self.prune();
-        self.infer_output_shapes();
+        if let Some((a, b)) = &probes {
+            self.infer_output_shapes(a, b);
+        }
         Ok(notes)
     }
 
@@ -94,13 +104,10 @@ impl IrGraph {
         Ok(Some(model.analyze(&inputs)?))
     }
 
-    /// Replaces every node whose outputs are the same whatever the symbolic dimensions are (planned at
-    /// two different sizes) by weights. Shape arithmetic that depends on the batch stays for the runtime
-    /// planner.
-    fn fold_constants(&mut self) -> Result<Option<String>, ConvertError> {
-        let (Some(a), Some(b)) = (self.analyze(2)?, self.analyze(3)?) else {
-            return Ok(Some("constant folding skipped: the model has non-float inputs".into()));
-        };
+    /// Replaces every node whose outputs are the same whatever the symbolic dimensions are (`a` and `b`:
+    /// the graph planned at two different sizes) by weights. Shape arithmetic that depends on the batch
+    /// stays for the runtime planner.
+    fn fold_constants(&mut self, a: &Analysis, b: &Analysis) -> Option<String> {
         let mut folded = 0;
         let mut keep = Vec::with_capacity(self.nodes.len());
         for node in std::mem::take(&mut self.nodes) {
@@ -117,7 +124,7 @@ impl IrGraph {
             }
         }
         self.nodes = keep;
-        Ok((folded > 0).then(|| format!("folded {folded} constant node(s)")))
+        (folded > 0).then(|| format!("folded {folded} constant node(s)"))
     }
 
     fn const_f32(&self, name: &str) -> Option<Vec<f32>> {
@@ -279,10 +286,10 @@ impl IrGraph {
         self.weights.retain(|name, _| live.contains(name));
     }
 
-    /// Fills in output shapes the source left unknown: dims that vary with the symbolic input dims
-    /// become symbols, the rest fixed.
-    fn infer_output_shapes(&mut self) {
-        let (Ok(Some(a)), Ok(Some(b))) = (self.analyze(2), self.analyze(3)) else { return };
+    /// Fills in output shapes from the two planned sizes: dims that vary with the symbolic input dims
+    /// become symbols, the rest fixed. Folding and fusion keep graph outputs and their shapes, so the
+    /// analyses taken before them still hold.
+    fn infer_output_shapes(&mut self, a: &Analysis, b: &Analysis) {
         let symbol = self.inputs.iter().flat_map(|i| &i.shape).find_map(|d| if let Dim::Symbol(s) = d { Some(s.clone()) } else { None });
         for out in &mut self.outputs {
             let (Some(sa), Some(sb)) = (a.shapes.get(&out.name), b.shapes.get(&out.name)) else { continue };
