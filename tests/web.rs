@@ -12,11 +12,16 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 /// y = relu(x · W + b) with x: [batch, 3], W: [3, 2].
 fn tiny_dense() -> (String, Vec<Vec<u8>>) {
+    tiny_dense_sharded(16)
+}
+
+/// As `tiny_dense`, with shards of at most `shard_size` bytes.
+fn tiny_dense_sharded(shard_size: usize) -> (String, Vec<Vec<u8>>) {
     let w = Tensor::f32(vec![3, 2], vec![1.0, -1.0, 2.0, 0.5, -3.0, 1.0]);
     let b = Tensor::f32(vec![2], vec![0.5, -0.25]);
     let enc = encode_weights(
         &[WeightToWrite { name: "w", tensor: &w, quantize: None }, WeightToWrite { name: "b", tensor: &b, quantize: None }],
-        16,
+        shard_size,
         "group1",
     );
     let model = ModelJson {
@@ -158,15 +163,10 @@ impl Drop for FakeFetch {
 }
 
 fn sharded_dense(shard_size: usize) -> (String, Vec<(String, Vec<u8>)>) {
-    let (json, _) = tiny_dense();
-    let mut model = ModelJson::parse(&json).unwrap();
-    let w = Tensor::f32(vec![3, 2], vec![1.0, -1.0, 2.0, 0.5, -3.0, 1.0]);
-    let b = Tensor::f32(vec![2], vec![0.5, -0.25]);
-    let enc = encode_weights(&[WeightToWrite { name: "w", tensor: &w, quantize: None }, WeightToWrite { name: "b", tensor: &b, quantize: None }], shard_size, "group1");
-    let base = "https://models.example/dense/";
-    let files = enc.group.paths.iter().zip(enc.shards).map(|(p, s)| (format!("{base}{p}"), s)).collect();
-    model.weights_manifest = vec![enc.group];
-    (model.to_json(), files)
+    let (json, shards) = tiny_dense_sharded(shard_size);
+    let paths = ModelJson::parse(&json).unwrap().weights_manifest[0].paths.clone();
+    let files = paths.iter().zip(shards).map(|(p, s)| (format!("https://models.example/dense/{p}"), s)).collect();
+    (json, files)
 }
 
 async fn load(url: &str, progress: Option<&Function>) -> Result<webinfer::js::Model, JsValue> {
