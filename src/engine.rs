@@ -31,24 +31,31 @@ pub struct Analysis {
 
 /// Where a graph output comes from in a plan.
 #[derive(Clone, Debug)]
-enum Source {
+pub(crate) enum Source {
     Slot(usize, Vec<usize>),
     Known(Arc<Tensor>),
 }
 
-struct Step {
-    node: usize,
-    kernel: Kernel,
-    reads: Vec<(usize, usize)>,
-    writes: Vec<(usize, usize)>,
+/// One kernel run: the node it comes from, and the (slot, length) it reads and writes.
+pub(crate) struct Step {
+    pub node: usize,
+    pub kernel: Kernel,
+    pub reads: Vec<(usize, usize)>,
+    pub writes: Vec<(usize, usize)>,
 }
 
-struct Plan {
-    key: Vec<PlanKey>,
-    steps: Vec<Step>,
+/// A model planned for one input signature. Backends execute its steps over its slots.
+pub(crate) struct Plan {
+    pub key: Vec<PlanKey>,
+    pub steps: Vec<Step>,
+    /// Length of every buffer slot.
+    pub slot_sizes: Vec<usize>,
+    /// Slots holding values known at plan time that a step reads.
+    pub constants: Vec<(usize, Vec<f32>)>,
+    pub input_slots: Vec<Option<usize>>,
+    pub outputs: Vec<Source>,
+    /// CPU buffers, allocated on the first CPU run.
     slots: Vec<Vec<f32>>,
-    input_slots: Vec<Option<usize>>,
-    outputs: Vec<Source>,
     scratch: Vec<f32>,
 }
 
@@ -95,8 +102,13 @@ impl Model {
         Ok(self.plan_for(inputs)?.run(inputs))
     }
 
+    /// The nodes, in execution order.
+    pub(crate) fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
     /// The cached plan for these inputs' signature, built (and cached) on first use.
-    fn plan_for(&mut self, inputs: &[Tensor]) -> Result<&mut Plan, Error> {
+    pub(crate) fn plan_for(&mut self, inputs: &[Tensor]) -> Result<&mut Plan, Error> {
         self.check_inputs(inputs)?;
         let key: Vec<PlanKey> = inputs.iter().map(PlanKey::of).collect();
         let pos = match self.plans.iter().position(|p| p.key == key) {
@@ -133,19 +145,23 @@ impl Model {
     /// Plans and runs once on zeros with every symbolic dimension set to 1, so the first real prediction
     /// of that shape does no graph work. Models with integer inputs (plan-time values) are left alone.
     pub fn warm_up(&mut self) -> Result<(), Error> {
-        let inputs: Option<Vec<Tensor>> = self
-            .inputs
+        match self.warm_up_inputs() {
+            Some(inputs) => self.predict(&inputs).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    /// Zeros for every input with symbolic dimensions set to 1; None when an input is an integer
+    /// (a plan-time value there is no sensible default for).
+    pub fn warm_up_inputs(&self) -> Option<Vec<Tensor>> {
+        self.inputs
             .iter()
             .map(|i| {
                 let shape: Vec<usize> = i.shape.iter().map(|d| if let Dim::Fixed(n) = d { *n as usize } else { 1 }).collect();
                 let n = shape.iter().product();
                 matches!(i.dtype, DType::Float32 | DType::Float16).then(|| Tensor::f32(shape, vec![0.0; n]))
             })
-            .collect();
-        match inputs {
-            Some(inputs) => self.predict(&inputs).map(|_| ()),
-            None => Ok(()),
-        }
+            .collect()
     }
 
     /// Runs with named inputs (any order).
@@ -392,10 +408,6 @@ impl Model {
             }
             steps.push(Step { node: p.node, kernel: p.kernel, reads, writes });
         }
-        let mut slots: Vec<Vec<f32>> = slot_sizes.iter().map(|&n| vec![0.0; n]).collect();
-        for (slot, data) in const_data {
-            slots[slot] = data;
-        }
         let outputs = output_ids
             .iter()
             .map(|&id| match (&values[id], slot_of[id]) {
@@ -408,9 +420,11 @@ impl Model {
         let plan = Plan {
             key,
             steps,
-            slots,
+            slot_sizes,
+            constants: const_data,
             input_slots: graph_input_ids.iter().map(|&id| slot_of[id]).collect(),
             outputs,
+            slots: Vec::new(),
             scratch: vec![0.0; scratch_len],
         };
         Ok((plan, analysis))
@@ -419,13 +433,13 @@ impl Model {
 
 /// What selects a plan: float inputs by shape, integer inputs (plan-time values) by value.
 #[derive(Clone, Debug, PartialEq)]
-enum PlanKey {
+pub(crate) enum PlanKey {
     Shape(Vec<usize>),
     Value(Tensor),
 }
 
 impl PlanKey {
-    fn of(t: &Tensor) -> Self {
+    pub(crate) fn of(t: &Tensor) -> Self {
         match &t.data {
             Data::F32(_) => PlanKey::Shape(t.shape.clone()),
             Data::I64(_) => PlanKey::Value(t.clone()),
@@ -448,6 +462,12 @@ impl Plan {
 
     /// Runs every step through `around(node index, run the step)`.
     fn run_with(&mut self, inputs: &[Tensor], around: &mut dyn FnMut(usize, &mut dyn FnMut())) -> Vec<Tensor> {
+        if self.slots.is_empty() {
+            self.slots = self.slot_sizes.iter().map(|&n| vec![0.0; n]).collect();
+            for (slot, data) in &self.constants {
+                self.slots[*slot].copy_from_slice(data);
+            }
+        }
         for (t, slot) in inputs.iter().zip(&self.input_slots) {
             if let (Some(slot), Data::F32(v)) = (slot, &t.data) {
                 self.slots[*slot][..v.len()].copy_from_slice(v);

@@ -5,6 +5,7 @@
 
 pub mod engine;
 pub mod format;
+pub mod gpu;
 pub mod ops;
 pub mod tensor;
 pub mod weights;
@@ -32,6 +33,12 @@ pub enum Error {
     Unsupported(String),
     #[error("{0}")]
     Io(String),
+    /// The WebGPU backend could not start or run (no adapter, a shader or device error).
+    #[error("{0}")]
+    Gpu(String),
+    /// The GPU device went away (driver reset, GPU crash, tab backgrounded too long).
+    #[error("{0}")]
+    DeviceLost(String),
 }
 
 /// The webinfer version.

@@ -263,8 +263,8 @@ impl Binary {
 #[derive(Clone, Debug)]
 pub struct Broadcast {
     pub out: Vec<usize>,
-    a_strides: Vec<usize>,
-    b_strides: Vec<usize>,
+    pub(crate) a_strides: Vec<usize>,
+    pub(crate) b_strides: Vec<usize>,
     kind: BroadcastKind,
 }
 

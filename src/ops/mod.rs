@@ -74,24 +74,24 @@ pub enum Kernel {
 /// A matrix multiply (MatMul or Gemm) over broadcast batches.
 #[derive(Clone, Debug)]
 pub struct MatMul {
-    m: usize,
-    n: usize,
-    k: usize,
+    pub(crate) m: usize,
+    pub(crate) n: usize,
+    pub(crate) k: usize,
     /// Per batch: element offsets into A, B and C.
-    batches: Vec<(usize, usize, usize)>,
-    a_strides: (usize, usize),
-    b_strides: (usize, usize),
+    pub(crate) batches: Vec<(usize, usize, usize)>,
+    pub(crate) a_strides: (usize, usize),
+    pub(crate) b_strides: (usize, usize),
     /// A constant B (single batch matrix), packed with alpha folded in on first use.
-    b_const: Option<ConstPanel>,
-    alpha: f32,
-    bias: MatBias,
-    act: Activation,
+    pub(crate) b_const: Option<ConstPanel>,
+    pub(crate) alpha: f32,
+    pub(crate) bias: MatBias,
+    pub(crate) act: Activation,
 }
 
 /// A constant GEMM operand packed lazily, once: planning for shapes alone never pays for packing.
 #[derive(Clone, Debug)]
-struct ConstPanel {
-    source: Arc<Tensor>,
+pub(crate) struct ConstPanel {
+    pub(crate) source: Arc<Tensor>,
     packed: OnceCell<Packed>,
 }
 
@@ -103,7 +103,7 @@ impl ConstPanel {
 
 /// The additive term of a Gemm.
 #[derive(Clone, Debug)]
-enum MatBias {
+pub(crate) enum MatBias {
     None,
     /// Constant per-column values (beta folded in), fused into the GEMM epilogue.
     Col(Vec<f32>),
@@ -115,10 +115,10 @@ enum MatBias {
 #[derive(Clone, Debug)]
 pub struct ConvKernel {
     /// Constant weights and bias, packed into `prepared` on first use.
-    constant: Option<(Arc<Tensor>, Vec<f32>)>,
-    prepared: OnceCell<Conv>,
-    geometry: ConvGeometry,
-    act: Activation,
+    pub(crate) constant: Option<(Arc<Tensor>, Vec<f32>)>,
+    pub(crate) prepared: OnceCell<Conv>,
+    pub(crate) geometry: ConvGeometry,
+    pub(crate) act: Activation,
 }
 
 fn op_err(node: &Node, msg: impl std::fmt::Display) -> Error {

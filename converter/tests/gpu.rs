@@ -1,0 +1,82 @@
+//! The WebGPU backend natively (Vulkan; lavapipe on CI): the MNIST models agree with onnxruntime and
+//! with the CPU backend, batches and plans behave, and device loss is reported rather than fatal.
+//! Nothing here is timed: lavapipe is a correctness device.
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use webinfer::gpu::{Gpu, GpuModel};
+use webinfer::Tensor;
+use webinfer_converter::{convert_path, npy, ConvertOptions};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/mnist")
+}
+
+fn heldout(n: usize) -> Tensor {
+    let milli = npy::read(&fixtures().join("heldout_x_milli.npy")).unwrap().to_i64s();
+    Tensor::f32(vec![n, 28, 28, 1], milli[..n * 784].iter().map(|&v| (v as f64 / 1000.0) as f32).collect())
+}
+
+pub fn gpu() -> Rc<Gpu> {
+    Rc::new(pollster::block_on(Gpu::request()).expect("a Vulkan adapter (make bootstrap installs lavapipe)"))
+}
+
+fn models(name: &str) -> (webinfer::Model, webinfer::Model) {
+    let c = convert_path(&fixtures().join(format!("mnist_{name}.onnx")), &ConvertOptions::default()).unwrap();
+    let json = c.model.to_json();
+    (webinfer::model_from_bytes(&json, &c.shards).unwrap(), webinfer::model_from_bytes(&json, &c.shards).unwrap())
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn mnist_models_match_onnxruntime_and_the_cpu_backend() {
+    let gpu = gpu();
+    let x = heldout(64);
+    for name in ["mlp", "cnn"] {
+        let (mut cpu, for_gpu) = models(name);
+        let model = GpuModel::new(Rc::clone(&gpu), for_gpu);
+        let got = pollster::block_on(model.predict(std::slice::from_ref(&x))).unwrap().remove(0);
+        assert_eq!(got.shape, vec![64, 10]);
+        let got = got.to_f32s();
+        let ort = npy::read(&fixtures().join(format!("{name}_ort_first64.npy"))).unwrap().to_f32s();
+        let d = max_diff(&got, &ort);
+        assert!(d <= 1e-4, "{name}: max |webgpu - onnxruntime| = {d:e}");
+        let want = cpu.predict(std::slice::from_ref(&x)).unwrap().remove(0).to_f32s();
+        let d = max_diff(&got, &want);
+        assert!(d <= 1e-4, "{name}: max |webgpu - cpu| = {d:e}");
+        let one = Tensor::f32(vec![1, 28, 28, 1], x.to_f32s()[784 * 5..784 * 6].to_vec());
+        let got = pollster::block_on(model.predict(&[one])).unwrap().remove(0).to_f32s();
+        let d = max_diff(&got, &want[50..60]);
+        assert!(d <= 1e-4, "{name} batch 1: max |webgpu - cpu| = {d:e}");
+    }
+}
+
+#[test]
+fn float16_weights_give_the_same_digits_on_the_gpu() {
+    let dir = fixtures().join("converted/cnn-f16");
+    let cpu_model = webinfer::load_dir(&dir).unwrap();
+    let mut cpu = webinfer::load_dir(&dir).unwrap();
+    let model = GpuModel::new(gpu(), cpu_model);
+    let x = heldout(16);
+    let got = pollster::block_on(model.predict(std::slice::from_ref(&x))).unwrap().remove(0).to_f32s();
+    let want = cpu.predict(&[x]).unwrap().remove(0).to_f32s();
+    let d = max_diff(&got, &want);
+    assert!(d <= 1e-4, "max |webgpu - cpu| = {d:e}");
+}
+
+#[test]
+fn a_lost_device_is_reported_not_fatal() {
+    let gpu = gpu();
+    let (_, for_gpu) = models("mlp");
+    let model = GpuModel::new(Rc::clone(&gpu), for_gpu);
+    pollster::block_on(model.warm_up()).unwrap();
+    gpu.simulate_loss();
+    let err = pollster::block_on(model.predict(&[heldout(1)])).unwrap_err();
+    assert!(matches!(err, webinfer::Error::DeviceLost(_)), "{err}");
+    assert!(gpu.is_lost());
+}

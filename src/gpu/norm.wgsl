@@ -1,0 +1,120 @@
+// Softmax and normalizations (InstanceNorm, LayerNorm): one workgroup per row, workgroup reductions.
+
+@group(0) @binding(3) var<storage, read> in1: array<f32>;
+@group(0) @binding(4) var<storage, read> in2: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out_mean: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out_inv_std: array<f32>;
+
+var<workgroup> partial: array<f32, 256>;
+
+fn reduce_sum(lid: u32, v: f32) -> f32 {
+    partial[lid] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            partial[lid] += partial[lid + s];
+        }
+        workgroupBarrier();
+    }
+    let total = partial[0];
+    workgroupBarrier();
+    return total;
+}
+
+fn reduce_max(lid: u32, v: f32) -> f32 {
+    partial[lid] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            partial[lid] = max(partial[lid], partial[lid + s]);
+        }
+        workgroupBarrier();
+    }
+    let total = partial[0];
+    workgroupBarrier();
+    return total;
+}
+
+// Softmax over the middle axis of [outer, len, inner]; one workgroup per (outer, inner) line.
+// params: [lines, len, inner, log]
+@compute @workgroup_size(256)
+fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let line = group_index(wid, nwg);
+    let live = line < params[0];
+    let len = params[1];
+    let inner = params[2];
+    let base = (line / inner) * len * inner + line % inner;
+    var m = -bitcast<f32>(0x7f800000u);
+    if (live) {
+        for (var j = lid; j < len; j += WG) {
+            m = max(m, in0[base + j * inner]);
+        }
+    }
+    m = reduce_max(lid, m);
+    var s = 0.0;
+    if (live) {
+        for (var j = lid; j < len; j += WG) {
+            s += exp(in0[base + j * inner] - m);
+        }
+    }
+    s = reduce_sum(lid, s);
+    if (!live) {
+        return;
+    }
+    if (params[3] != 0u) {
+        let ls = log(s);
+        for (var j = lid; j < len; j += WG) {
+            out[base + j * inner] = in0[base + j * inner] - m - ls;
+        }
+    } else {
+        let inv = 1.0 / s;
+        for (var j = lid; j < len; j += WG) {
+            out[base + j * inner] = exp(in0[base + j * inner] - m) * inv;
+        }
+    }
+}
+
+// Normalizes each group of `inner` values to zero mean and unit variance, then applies scale/bias
+// indexed by position (per_element) or by group (channel = group % channels).
+// params: [groups, inner, eps, channels, per_element, has_scale, has_bias, write_stats]; in1 = scale, in2 = bias.
+@compute @workgroup_size(256)
+fn normalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let g = group_index(wid, nwg);
+    let live = g < params[0];
+    let inner = params[1];
+    let base = g * inner;
+    var s = 0.0;
+    if (live) {
+        for (var j = lid; j < inner; j += WG) {
+            s += in0[base + j];
+        }
+    }
+    let mean = reduce_sum(lid, s) / f32(inner);
+    var q = 0.0;
+    if (live) {
+        for (var j = lid; j < inner; j += WG) {
+            let d = in0[base + j] - mean;
+            q += d * d;
+        }
+    }
+    let inv = 1.0 / sqrt(reduce_sum(lid, q) / f32(inner) + param_f32(2u));
+    if (!live) {
+        return;
+    }
+    let channels = max(params[3], 1u);
+    for (var j = lid; j < inner; j += WG) {
+        let p = select(g % channels, j % channels, params[4] != 0u);
+        var v = (in0[base + j] - mean) * inv;
+        if (params[5] != 0u) {
+            v *= in1[p];
+        }
+        if (params[6] != 0u) {
+            v += in2[p];
+        }
+        out[base + j] = v;
+    }
+    if (params[7] != 0u && lid == 0u) {
+        out_mean[g] = mean;
+        out_inv_std[g] = inv;
+    }
+}
