@@ -1,11 +1,14 @@
 //! ONNX backend node tests (vendored in tests/onnx_node by tools/vendor_onnx_node_tests.py): each model
-//! goes through convert → run on the CPU backend and must match ONNX's reference outputs.
-//! Skips and per-test tolerances live in tests/onnx_node_skips.txt, each with its reason; a skipped test
-//! that passes fails this test so the list stays honest.
+//! goes through convert → run on the CPU backend and on the WebGPU backend (natively through Vulkan) and
+//! must match ONNX's reference outputs. Skips and per-test tolerances live in tests/onnx_node_skips.txt,
+//! each with its reason (`gpu-skip`/`gpu-tol` lines apply to the WebGPU run only); a skipped test that
+//! passes fails this test so the list stays honest.
 
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use prost::Message;
+use webinfer::gpu::{Gpu, GpuModel};
 use webinfer::tensor::Tensor;
 use webinfer_converter::onnx::{pb, tensor_from_proto};
 use webinfer_converter::{convert_onnx, ConvertOptions};
@@ -18,18 +21,40 @@ struct Rules {
     tolerances: Vec<(glob::Pattern, f64)>,
 }
 
+/// Where a case runs.
+#[derive(Clone)]
+enum Backend {
+    Cpu,
+    Gpu(Rc<Gpu>),
+}
+
+impl Backend {
+    fn gpu() -> Backend {
+        Backend::Gpu(Rc::new(pollster::block_on(Gpu::request()).expect("a Vulkan adapter (make bootstrap installs lavapipe)")))
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Cpu => "cpu",
+            Backend::Gpu(_) => "webgpu",
+        }
+    }
+}
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn rules() -> Rules {
+fn rules(backend: &Backend) -> Rules {
     let text = std::fs::read_to_string(root().join("tests/onnx_node_skips.txt")).expect("tests/onnx_node_skips.txt");
     let mut r = Rules { skips: Vec::new(), tolerances: Vec::new() };
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
         let mut parts = line.splitn(3, char::is_whitespace);
+        let gpu = matches!(backend, Backend::Gpu(_));
         match (parts.next(), parts.next(), parts.next()) {
-            (Some("skip"), Some(p), Some(reason)) => r.skips.push((glob::Pattern::new(p).unwrap(), reason.trim().to_string())),
-            (Some("tol"), Some(p), Some(t)) => {
+            (Some("gpu-skip" | "gpu-tol"), ..) if !gpu => {}
+            (Some("skip"), Some(p), Some(reason)) | (Some("gpu-skip"), Some(p), Some(reason)) => r.skips.push((glob::Pattern::new(p).unwrap(), reason.trim().to_string())),
+            (Some("tol" | "gpu-tol"), Some(p), Some(t)) => {
                 let value = t.split_whitespace().next().unwrap().parse().unwrap();
                 r.tolerances.push((glob::Pattern::new(p).unwrap(), value))
             }
@@ -44,7 +69,7 @@ fn read_pb(path: &Path) -> Tensor {
     tensor_from_proto(&pb::TensorProto::decode(&bytes[..]).unwrap()).unwrap()
 }
 
-fn run_case(dir: &Path, atol: f64) -> Result<(), String> {
+fn run_case(dir: &Path, atol: f64, backend: &Backend) -> Result<(), String> {
     let name = dir.file_name().unwrap().to_string_lossy().to_string();
     let bytes = std::fs::read(dir.join("model.onnx")).map_err(|e| e.to_string())?;
     let converted = convert_onnx(bytes.clone(), &name, &ConvertOptions::default()).map_err(|e| format!("convert: {e}"))?;
@@ -59,7 +84,11 @@ fn run_case(dir: &Path, atol: f64) -> Result<(), String> {
     let names: Vec<String> = model.inputs().iter().map(|v| v.name.clone()).collect();
     let graph = pb::ModelProto::decode(&bytes[..]).unwrap().graph.unwrap();
     let named: Vec<(String, Tensor)> = graph.input.iter().map(|v| v.name().to_string()).zip(inputs).filter(|(n, _)| names.contains(n)).collect();
-    let outputs = model.predict_named(named).map_err(|e| format!("run: {e}"))?;
+    let outputs = match backend {
+        Backend::Cpu => model.predict_named(named),
+        Backend::Gpu(gpu) => model.order_by_name(named).and_then(|inputs| pollster::block_on(GpuModel::new(Rc::clone(gpu), model).predict(&inputs))),
+    }
+    .map_err(|e| format!("run: {e}"))?;
     for (j, got) in outputs.iter().enumerate() {
         let want = read_pb(&data.join(format!("output_{j}.pb")));
         if got.shape != want.shape {
@@ -81,8 +110,17 @@ fn run_case(dir: &Path, atol: f64) -> Result<(), String> {
 }
 
 #[test]
-fn onnx_backend_node_tests() {
-    let rules = rules();
+fn onnx_backend_node_tests_cpu() {
+    node_tests(Backend::Cpu);
+}
+
+#[test]
+fn onnx_backend_node_tests_webgpu() {
+    node_tests(Backend::gpu());
+}
+
+fn node_tests(backend: Backend) {
+    let rules = rules(&backend);
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("tests/onnx_node")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("model.onnx").exists()).collect();
     dirs.sort();
     assert!(dirs.len() > 400, "expected the vendored node tests, found {}", dirs.len());
@@ -91,7 +129,7 @@ fn onnx_backend_node_tests() {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
         let atol = rules.tolerances.iter().find(|(p, _)| p.matches(&name)).map_or(ATOL, |(_, t)| *t);
         let skip = rules.skips.iter().find(|(p, _)| p.matches(&name));
-        let result = std::panic::catch_unwind(|| run_case(dir, atol)).unwrap_or_else(|_| Err("panicked".into()));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_case(dir, atol, &backend))).unwrap_or_else(|_| Err("panicked".into()));
         match (result, skip) {
             (Ok(()), None) => passed += 1,
             (Ok(()), Some(_)) => stale.push(name),
@@ -99,24 +137,26 @@ fn onnx_backend_node_tests() {
             (Err(e), None) => failures.push(format!("{name}: {e}")),
         }
     }
-    let line = format!("ONNX node tests: {passed} passed, {} failed, {skipped} skipped (reasons in tests/onnx_node_skips.txt)\n", failures.len());
+    let line = format!("ONNX node tests on {}: {passed} passed, {} failed, {skipped} skipped (reasons in tests/onnx_node_skips.txt)\n", backend.name(), failures.len());
     std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes()).unwrap();
-    assert!(failures.is_empty(), "{} node tests failed:\n{}", failures.len(), failures.join("\n"));
-    assert!(stale.is_empty(), "skipped tests now pass, remove them from the skip list: {stale:?}");
+    assert!(failures.is_empty(), "{} node tests failed on {}:\n{}", failures.len(), backend.name(), failures.join("\n"));
+    assert!(stale.is_empty(), "skipped tests now pass on {}, remove them from the skip list: {stale:?}", backend.name());
 }
 
 /// Targeted cases with onnxruntime references (tools/make_op_cases.py): odd GEMM and conv sizes, batch 1
-/// and 7, broadcasting corners, folded BatchNorm and fused activations. No skips.
+/// and 7, broadcasting corners, folded BatchNorm and fused activations. No skips, on either backend.
 #[test]
 fn targeted_op_cases_match_onnxruntime() {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("tests/onnx_ops")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("model.onnx").exists()).collect();
     dirs.sort();
     assert!(dirs.len() >= 70, "expected the targeted op cases, found {}", dirs.len());
-    let failures: Vec<String> = dirs
-        .iter()
-        .filter_map(|dir| run_case(dir, ATOL).err().map(|e| format!("{}: {e}", dir.file_name().unwrap().to_string_lossy())))
-        .collect();
-    let line = format!("targeted op cases: {} passed, {} failed\n", dirs.len() - failures.len(), failures.len());
-    std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes()).unwrap();
-    assert!(failures.is_empty(), "{} op cases failed:\n{}", failures.len(), failures.join("\n"));
+    for backend in [Backend::Cpu, Backend::gpu()] {
+        let failures: Vec<String> = dirs
+            .iter()
+            .filter_map(|dir| run_case(dir, ATOL, &backend).err().map(|e| format!("{}: {e}", dir.file_name().unwrap().to_string_lossy())))
+            .collect();
+        let line = format!("targeted op cases on {}: {} passed, {} failed\n", backend.name(), dirs.len() - failures.len(), failures.len());
+        std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes()).unwrap();
+        assert!(failures.is_empty(), "{} op cases failed on {}:\n{}", failures.len(), backend.name(), failures.join("\n"));
+    }
 }
