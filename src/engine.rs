@@ -89,6 +89,11 @@ impl Model {
         Ok(Model { inputs: g.inputs.clone(), outputs: g.outputs.clone(), nodes: g.nodes.clone(), weights, plans: Vec::new() })
     }
 
+    /// Another model over the same graph and (shared, not copied) weights, with no plans yet.
+    pub fn share(&self) -> Model {
+        Model { inputs: self.inputs.clone(), outputs: self.outputs.clone(), nodes: self.nodes.clone(), weights: self.weights.clone(), plans: Vec::new() }
+    }
+
     pub fn inputs(&self) -> &[ValueInfo] {
         &self.inputs
     }

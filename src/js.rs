@@ -1,6 +1,6 @@
 //! The JavaScript API: `Model.load(url, options)`, `Model.fromBytes(json, shards)`, `model.predict(...)`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
@@ -8,6 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::format::{Dim, ModelJson, ValueInfo};
+use crate::gpu::{Gpu, GpuModel};
 use crate::tensor::Tensor;
 use crate::Error;
 
@@ -25,6 +26,8 @@ export interface LoadOptions {
   fetch?: RequestInit;
   /** Plan and run once at batch 1 while loading, so the first predict does no graph work (default true). */
   warmUp?: boolean;
+  /** Called when the GPU device is lost while the model is in use; the model has switched to the CPU. */
+  onDeviceLost?: (message: string) => void;
 }
 "#;
 
@@ -50,9 +53,49 @@ fn start() {
 /// A loaded model.
 #[wasm_bindgen]
 pub struct Model {
-    inner: crate::Model,
-    backend: String,
+    shared: Rc<Shared>,
     size_bytes: f64,
+}
+
+/// What a model and its in-flight predictions share.
+struct Shared {
+    cpu: RefCell<crate::Model>,
+    /// The WebGPU model while that backend is in use; None on the CPU (or after the device was lost).
+    gpu: RefCell<Option<Rc<GpuModel>>>,
+    /// Why "auto" runs on the CPU, or why the WebGPU backend was left.
+    cpu_reason: RefCell<Option<String>>,
+    on_device_lost: Option<Function>,
+}
+
+impl Shared {
+    fn leave_gpu(&self, reason: &str) {
+        if self.gpu.borrow_mut().take().is_some() {
+            let msg = format!("webinfer: {reason}; continuing on the CPU backend");
+            web_sys_console_warn(&msg);
+            *self.cpu_reason.borrow_mut() = Some(reason.to_string());
+            if let Some(f) = &self.on_device_lost {
+                let _ = f.call1(&JsValue::NULL, &JsValue::from_str(reason));
+            }
+        }
+    }
+
+    fn outputs_to_js(&self, outputs: &[Tensor]) -> Result<JsValue, JsValue> {
+        if outputs.len() == 1 {
+            return Ok(tensor_to_js(&outputs[0]));
+        }
+        let map = Object::new();
+        for (info, t) in self.cpu.borrow().outputs().iter().zip(outputs) {
+            Reflect::set(&map, &JsValue::from_str(&info.name), &tensor_to_js(t))?;
+        }
+        Ok(map.into())
+    }
+}
+
+fn web_sys_console_warn(msg: &str) {
+    let console = get(&js_sys::global(), "console");
+    if let Ok(warn) = get(&console, "warn").dyn_into::<Function>() {
+        let _ = warn.call1(&console, &JsValue::from_str(msg));
+    }
 }
 
 /// Resolves `url` against the page's (or worker's) location; unchanged where there is none.
@@ -228,13 +271,13 @@ impl Model {
         }
         let size = shards.iter().map(Vec::len).sum::<usize>() + json_text.len();
         let inner = crate::model_from_bytes(&json_text, &shards).map_err(js_err)?;
-        Model::with_backend(inner, backend, size as f64, wants_warm_up(&options))
+        Model::with_backend(inner, backend, size as f64, &options).await
     }
 
     /// Builds a model from bytes the caller already has: model.json (string or bytes) and the shards in
     /// manifest order.
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(
+    pub async fn from_bytes(
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] model_json: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Uint8Array[]")] shards: Array,
         #[wasm_bindgen(unchecked_param_type = "LoadOptions")] options: Option<Object>,
@@ -247,35 +290,64 @@ impl Model {
         let size = shards.iter().map(Vec::len).sum::<usize>() + text.len();
         let inner = crate::model_from_bytes(&text, &shards).map_err(js_err)?;
         let options: JsValue = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
-        Model::with_backend(inner, requested_backend(&options)?, size as f64, wants_warm_up(&options))
+        Model::with_backend(inner, requested_backend(&options)?, size as f64, &options).await
     }
 
-    fn with_backend(mut inner: crate::Model, requested: String, size_bytes: f64, warm_up: bool) -> Result<Model, JsValue> {
-        if requested == "webgpu" {
-            return Err(js_err("backend \"webgpu\" is not available in this build; use \"cpu\" or \"auto\""));
+    async fn with_backend(mut cpu: crate::Model, requested: String, size_bytes: f64, options: &JsValue) -> Result<Model, JsValue> {
+        let warm_up = wants_warm_up(options);
+        let on_device_lost: Option<Function> = if options.is_undefined() { None } else { get(options, "onDeviceLost").dyn_into().ok() };
+        let (gpu, cpu_reason) = if requested == "cpu" {
+            (None, Some("the CPU backend was requested".to_string()))
+        } else {
+            match start_gpu(&cpu, warm_up).await {
+                Ok(gpu) => (Some(Rc::new(gpu)), None),
+                Err(e) if requested == "webgpu" => return Err(js_err(format!("backend \"webgpu\": {e}"))),
+                Err(e) => (None, Some(e.to_string())),
+            }
+        };
+        if gpu.is_none() && warm_up {
+            cpu.warm_up().map_err(js_err)?;
         }
-        if warm_up {
-            inner.warm_up().map_err(js_err)?;
-        }
-        Ok(Model { inner, backend: "cpu".into(), size_bytes })
+        let shared = Shared { cpu: RefCell::new(cpu), gpu: RefCell::new(gpu), cpu_reason: RefCell::new(cpu_reason), on_device_lost };
+        Ok(Model { shared: Rc::new(shared), size_bytes })
     }
 
     /// The model's inputs: `[{name, dtype, shape}]`.
     #[wasm_bindgen(getter, unchecked_return_type = "TensorInfo[]")]
     pub fn inputs(&self) -> Array {
-        info_to_js(self.inner.inputs())
+        info_to_js(self.shared.cpu.borrow().inputs())
     }
 
     /// The model's outputs: `[{name, dtype, shape}]`.
     #[wasm_bindgen(getter, unchecked_return_type = "TensorInfo[]")]
     pub fn outputs(&self) -> Array {
-        info_to_js(self.inner.outputs())
+        info_to_js(self.shared.cpu.borrow().outputs())
     }
 
-    /// The backend in use: "cpu" or "webgpu".
+    /// The backend in use: "cpu" or "webgpu". It changes from "webgpu" to "cpu" if the GPU device is lost.
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
-        self.backend.clone()
+        if self.shared.gpu.borrow().is_some() { "webgpu" } else { "cpu" }.to_string()
+    }
+
+    /// The GPU adapter in use (name and API), or undefined on the CPU.
+    #[wasm_bindgen(getter)]
+    pub fn adapter(&self) -> Option<String> {
+        self.shared.gpu.borrow().as_ref().map(|g| g.gpu().adapter().to_string())
+    }
+
+    /// Why the model runs on the CPU (WebGPU missing, an op it cannot run, device lost), or undefined.
+    #[wasm_bindgen(getter, js_name = cpuReason)]
+    pub fn cpu_reason(&self) -> Option<String> {
+        self.shared.cpu_reason.borrow().clone()
+    }
+
+    /// Destroys the GPU device as a driver reset would, to exercise recovery. No effect on the CPU.
+    #[wasm_bindgen(js_name = simulateDeviceLoss)]
+    pub fn simulate_device_loss(&self) {
+        if let Some(gpu) = self.shared.gpu.borrow().as_ref() {
+            gpu.gpu().simulate_loss();
+        }
     }
 
     /// Bytes of model.json plus shards this model was loaded from.
@@ -294,8 +366,34 @@ impl Model {
         #[wasm_bindgen(unchecked_param_type = "number[]")] shape: Option<Array>,
     ) -> Promise {
         let shape = shape.map_or(JsValue::UNDEFINED, JsValue::from);
-        let result = self.predict_sync(&input, &shape);
-        match result {
+        let tensors = match self.tensors_from_js(&input, &shape) {
+            Ok(t) => t,
+            Err(e) => return Promise::reject(&e),
+        };
+        let shared = Rc::clone(&self.shared);
+        let gpu = shared.gpu.borrow().clone();
+        if let Some(gpu) = gpu {
+            if gpu.gpu().is_lost() {
+                shared.leave_gpu("the GPU device was lost");
+            } else {
+                return wasm_bindgen_futures::future_to_promise(async move {
+                    let result = match gpu.submit(&tensors) {
+                        Ok(pending) => pending.outputs().await,
+                        Err(e) => Err(e),
+                    };
+                    match result {
+                        Ok(outputs) => shared.outputs_to_js(&outputs),
+                        Err(Error::DeviceLost(msg)) => {
+                            shared.leave_gpu(&msg);
+                            let outputs = shared.cpu.borrow_mut().predict(&tensors).map_err(js_err)?;
+                            shared.outputs_to_js(&outputs)
+                        }
+                        Err(e) => Err(js_err(e)),
+                    }
+                });
+            }
+        }
+        match self.run_cpu(&tensors) {
             Ok(v) => Promise::resolve(&v),
             Err(e) => Promise::reject(&e),
         }
@@ -308,14 +406,30 @@ impl Model {
         #[wasm_bindgen(unchecked_param_type = "Float32Array | number[] | Record<string, TensorData>")] input: &JsValue,
         #[wasm_bindgen(unchecked_param_type = "number[] | undefined")] shape: &JsValue,
     ) -> Result<JsValue, JsValue> {
-        let infos = self.inner.inputs().to_vec();
+        if self.shared.gpu.borrow().is_some() {
+            return Err(js_err("predictSync runs on the CPU backend; this model runs on WebGPU, whose results arrive asynchronously: use `await model.predict(...)`, or load with {backend: \"cpu\"}"));
+        }
+        let tensors = self.tensors_from_js(input, shape)?;
+        self.run_cpu(&tensors)
+    }
+}
+
+impl Model {
+    fn run_cpu(&self, tensors: &[Tensor]) -> Result<JsValue, JsValue> {
+        let outputs = self.shared.cpu.borrow_mut().predict(tensors).map_err(js_err)?;
+        self.shared.outputs_to_js(&outputs)
+    }
+
+    fn tensors_from_js(&self, input: &JsValue, shape: &JsValue) -> Result<Vec<Tensor>, JsValue> {
+        let cpu = self.shared.cpu.borrow();
+        let infos = cpu.inputs().to_vec();
         let direct = input.is_instance_of::<Float32Array>() || Array::is_array(input);
-        let tensors: Vec<Tensor> = if direct {
+        if direct {
             if infos.len() != 1 {
                 let names: Vec<&str> = infos.iter().map(|i| i.name.as_str()).collect();
                 return Err(js_err(format!("the model has {} inputs {names:?}: pass {{name: {{data, shape}}}}", infos.len())));
             }
-            vec![tensor_from_js(&infos[0], input, shape)?]
+            Ok(vec![tensor_from_js(&infos[0], input, shape)?])
         } else if input.is_object() {
             let named: Vec<(String, JsValue)> = Object::entries(input.unchecked_ref::<Object>())
                 .iter()
@@ -325,21 +439,22 @@ impl Model {
                 })
                 .filter(|(_, entry)| !entry.is_undefined())
                 .collect();
-            let entries = self.inner.order_by_name(named).map_err(js_err)?;
-            infos.iter().zip(&entries).map(|(info, entry)| tensor_from_js(info, &get(entry, "data"), &get(entry, "shape"))).collect::<Result<_, _>>()?
+            let entries = cpu.order_by_name(named).map_err(js_err)?;
+            infos.iter().zip(&entries).map(|(info, entry)| tensor_from_js(info, &get(entry, "data"), &get(entry, "shape"))).collect()
         } else {
-            return Err(js_err("predict expects a Float32Array or {name: {data, shape}}"));
-        };
-        let outputs = self.inner.predict(&tensors).map_err(js_err)?;
-        if outputs.len() == 1 {
-            return Ok(tensor_to_js(&outputs[0]));
+            Err(js_err("predict expects a Float32Array or {name: {data, shape}}"))
         }
-        let map = Object::new();
-        for (info, t) in self.inner.outputs().iter().zip(&outputs) {
-            Reflect::set(&map, &JsValue::from_str(&info.name), &tensor_to_js(t))?;
-        }
-        Ok(map.into())
     }
+}
+
+/// Opens a WebGPU device and puts the model on it, warmed up (pipelines compiled, weights uploaded).
+async fn start_gpu(cpu: &crate::Model, warm_up: bool) -> Result<GpuModel, Error> {
+    let gpu = Rc::new(Gpu::request().await?);
+    let model = GpuModel::new(gpu, cpu.share());
+    if warm_up {
+        model.warm_up().await?;
+    }
+    Ok(model)
 }
 
 fn wants_warm_up(options: &JsValue) -> bool {

@@ -44,6 +44,29 @@ fn tiny_dense_sharded(shard_size: usize) -> (String, Vec<Vec<u8>>) {
     (model.to_json(), enc.shards)
 }
 
+/// Builds a model from bytes with `backend` ("auto", "cpu" or "webgpu").
+async fn from_bytes(json: &str, shards: &[&[u8]], backend: &str) -> Result<webinfer::js::Model, JsValue> {
+    let shards: Array = shards.iter().map(|s| JsValue::from(Uint8Array::from(*s))).collect();
+    let options = Object::new();
+    Reflect::set(&options, &"backend".into(), &backend.into()).unwrap();
+    webinfer::js::Model::from_bytes(JsValue::from_str(json), shards, Some(options)).await
+}
+
+/// Headless Chromium here runs with --enable-unsafe-webgpu (a SwiftShader adapter); Firefox ESR has no WebGPU.
+fn browser_has_webgpu() -> bool {
+    let agent = Reflect::get(&Reflect::get(&js_sys::global(), &"navigator".into()).unwrap(), &"userAgent".into()).unwrap().as_string().unwrap();
+    agent.contains("Chrome/")
+}
+
+/// What `backend: "auto"` must pick in this browser.
+fn auto_backend() -> &'static str {
+    if browser_has_webgpu() {
+        "webgpu"
+    } else {
+        "cpu"
+    }
+}
+
 #[wasm_bindgen_test]
 fn version_string_reaches_js() {
     assert_eq!(webinfer::js::version(), env!("CARGO_PKG_VERSION"));
@@ -52,9 +75,9 @@ fn version_string_reaches_js() {
 #[wasm_bindgen_test]
 async fn js_api_runs_a_dense_layer_with_batch_two() {
     let (json, shards) = tiny_dense();
-    let js_shards: Array = shards.iter().map(|s| JsValue::from(Uint8Array::from(&s[..]))).collect();
-    let mut model = webinfer::js::Model::from_bytes(JsValue::from_str(&json), js_shards, None).unwrap();
-    assert_eq!(model.backend(), "cpu");
+    let shards: Vec<&[u8]> = shards.iter().map(|s| &s[..]).collect();
+    let mut model = from_bytes(&json, &shards, "auto").await.unwrap();
+    assert_eq!(model.backend(), auto_backend());
     let x = Float32Array::from(&[1.0f32, 2.0, 3.0, -1.0, 0.0, 1.0][..]);
     let promise = model.predict(x.into(), None);
     let out = wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
@@ -66,20 +89,20 @@ async fn js_api_runs_a_dense_layer_with_batch_two() {
 }
 
 #[wasm_bindgen_test]
-fn corrupted_shard_is_rejected_by_name() {
+async fn corrupted_shard_is_rejected_by_name() {
     let (json, mut shards) = tiny_dense();
     shards[0][0] ^= 0xff;
-    let js_shards: Array = shards.iter().map(|s| JsValue::from(Uint8Array::from(&s[..]))).collect();
-    let err = webinfer::js::Model::from_bytes(JsValue::from_str(&json), js_shards, None).err().unwrap();
+    let shards: Vec<&[u8]> = shards.iter().map(|s| &s[..]).collect();
+    let err = from_bytes(&json, &shards, "auto").await.err().unwrap();
     let msg = String::from(err.dyn_into::<js_sys::Error>().unwrap().message());
     assert!(msg.contains("sha256 mismatch") && msg.contains("group1-shard1of"), "{msg}");
 }
 
 #[wasm_bindgen_test]
-fn wrong_input_length_names_expected_shape() {
+async fn wrong_input_length_names_expected_shape() {
     let (json, shards) = tiny_dense();
-    let js_shards: Array = shards.iter().map(|s| JsValue::from(Uint8Array::from(&s[..]))).collect();
-    let mut model = webinfer::js::Model::from_bytes(JsValue::from_str(&json), js_shards, None).unwrap();
+    let shards: Vec<&[u8]> = shards.iter().map(|s| &s[..]).collect();
+    let mut model = from_bytes(&json, &shards, "cpu").await.unwrap();
     let err = model.predict_sync(&Float32Array::from(&[1.0f32, 2.0][..]).into(), &JsValue::UNDEFINED).err().unwrap();
     let msg = String::from(err.dyn_into::<js_sys::Error>().unwrap().message());
     assert!(msg.contains("\"x\"") && msg.contains("batch, 3"), "{msg}");
@@ -121,16 +144,81 @@ async fn mnist_models_match_onnxruntime_in_the_browser() {
         (include_str!("fixtures/mnist/converted/cnn/model.json"), include_bytes!("fixtures/mnist/converted/cnn/group1-shard1of1.bin"), include_bytes!("fixtures/mnist/cnn_ort_first64.npy")),
     ];
     for (json, shard, reference) in cases {
-        let shards: Array = [JsValue::from(Uint8Array::from(shard))].into_iter().collect();
-        let mut model = webinfer::js::Model::from_bytes(JsValue::from_str(json), shards, None).unwrap();
         let want = f32s(npy_data(reference));
-        let (got, shape) = predict_js(&mut model, &x, &[64.0, 28.0, 28.0, 1.0]).await;
-        assert_eq!(shape, vec![64.0, 10.0]);
-        let diff = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-        assert!(diff <= 1e-5, "max |diff| vs onnxruntime: {diff}");
-        let (one, one_shape) = predict_js(&mut model, &x[..784], &[1.0, 28.0, 28.0, 1.0]).await;
-        assert_eq!(one_shape, vec![1.0, 10.0]);
-        assert!(one.iter().zip(&want[..10]).all(|(a, b)| (a - b).abs() <= 1e-5), "batch 1 differs from batch 64");
+        let mut digits: Vec<Vec<f32>> = Vec::new();
+        for backend in ["auto", "cpu"] {
+            let mut model = from_bytes(json, &[shard], backend).await.unwrap();
+            let used = model.backend();
+            assert_eq!(used, if backend == "auto" { auto_backend() } else { "cpu" }, "backend {backend:?}");
+            let tolerance = if used == "webgpu" { 1e-4 } else { 1e-5 };
+            let (got, shape) = predict_js(&mut model, &x, &[64.0, 28.0, 28.0, 1.0]).await;
+            assert_eq!(shape, vec![64.0, 10.0]);
+            let diff = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(diff <= tolerance, "{used}: max |diff| vs onnxruntime: {diff}");
+            let (one, one_shape) = predict_js(&mut model, &x[..784], &[1.0, 28.0, 28.0, 1.0]).await;
+            assert_eq!(one_shape, vec![1.0, 10.0]);
+            assert!(one.iter().zip(&want[..10]).all(|(a, b)| (a - b).abs() <= tolerance), "{used}: batch 1 differs from batch 64");
+            digits.push(got.chunks(10).map(|r| r.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as f32).collect());
+        }
+        assert_eq!(digits[0], digits[1], "auto and cpu predict different digits");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_is_used_where_the_browser_has_it_and_a_clear_error_where_not() {
+    let json = include_str!("fixtures/mnist/converted/mlp/model.json");
+    let shard: &[u8] = include_bytes!("fixtures/mnist/converted/mlp/group1-shard1of1.bin");
+    match from_bytes(json, &[shard], "webgpu").await {
+        Ok(model) => {
+            assert!(browser_has_webgpu(), "webgpu worked in a browser without it");
+            assert_eq!(model.backend(), "webgpu");
+            assert!(model.adapter().is_some());
+            assert_eq!(model.cpu_reason(), None);
+        }
+        Err(e) => {
+            assert!(!browser_has_webgpu(), "webgpu failed in Chromium: {}", js_message(e));
+            let msg = js_message(e);
+            assert!(msg.contains("backend \"webgpu\"") && msg.contains("no WebGPU adapter"), "{msg}");
+            let model = from_bytes(json, &[shard], "auto").await.unwrap();
+            assert_eq!(model.backend(), "cpu");
+            assert!(model.cpu_reason().unwrap().contains("no WebGPU adapter"));
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn every_kernel_compiles_with_the_browsers_shader_compiler() {
+    if !browser_has_webgpu() {
+        assert!(webinfer::gpu::Gpu::request().await.is_err(), "this browser was expected to have no WebGPU");
+        return;
+    }
+    let gpu = webinfer::gpu::Gpu::request().await.unwrap();
+    let compiled = gpu.compile_all_shaders().await.unwrap();
+    assert!(compiled >= 17, "{compiled}");
+}
+
+#[wasm_bindgen_test]
+async fn a_lost_gpu_device_switches_the_model_to_the_cpu() {
+    let json = include_str!("fixtures/mnist/converted/cnn/model.json");
+    let shard: &[u8] = include_bytes!("fixtures/mnist/converted/cnn/group1-shard1of1.bin");
+    let want = f32s(npy_data(include_bytes!("fixtures/mnist/cnn_ort_first64.npy")));
+    let x = first64_digits();
+    let shards: Array = [JsValue::from(Uint8Array::from(shard))].into_iter().collect();
+    let reports = Array::new();
+    let record = Function::new_with_args("seen", "return (m) => seen.push(m);").call1(&JsValue::NULL, &reports).unwrap();
+    let options = Object::new();
+    Reflect::set(&options, &"onDeviceLost".into(), &record).unwrap();
+    let mut model = webinfer::js::Model::from_bytes(JsValue::from_str(json), shards, Some(options)).await.unwrap();
+    assert_eq!(model.backend(), auto_backend());
+    model.simulate_device_loss();
+    let (got, _) = predict_js(&mut model, &x[..784 * 4], &[4.0, 28.0, 28.0, 1.0]).await;
+    assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() <= 1e-5), "predictions after the loss are wrong");
+    assert_eq!(model.backend(), "cpu");
+    if browser_has_webgpu() {
+        assert_eq!(reports.length(), 1, "onDeviceLost was not called once");
+        assert!(model.cpu_reason().unwrap().contains("lost"), "{:?}", model.cpu_reason());
+    } else {
+        assert_eq!(reports.length(), 0);
     }
 }
 
@@ -225,8 +313,7 @@ async fn load_reports_404_and_corrupted_shards_by_url() {
 #[wasm_bindgen_test]
 async fn memory_stays_flat_over_10000_predictions() {
     let json = include_str!("fixtures/mnist/converted/mlp/model.json");
-    let shards: Array = [JsValue::from(Uint8Array::from(&include_bytes!("fixtures/mnist/converted/mlp/group1-shard1of1.bin")[..]))].into_iter().collect();
-    let mut model = webinfer::js::Model::from_bytes(JsValue::from_str(json), shards, None).unwrap();
+    let mut model = from_bytes(json, &[include_bytes!("fixtures/mnist/converted/mlp/group1-shard1of1.bin")], "cpu").await.unwrap();
     let x = first64_digits();
     let input: JsValue = Float32Array::from(&x[..784]).into();
     let shape: JsValue = [1.0, 28.0, 28.0, 1.0].iter().map(|&d| JsValue::from_f64(d)).collect::<Array>().into();
@@ -271,8 +358,8 @@ fn two_in_two_out() -> (String, Vec<Vec<u8>>) {
 #[wasm_bindgen_test]
 async fn named_inputs_and_outputs_round_trip_through_js() {
     let (json, shards) = two_in_two_out();
-    let shards: Array = shards.iter().map(|s| JsValue::from(Uint8Array::from(&s[..]))).collect();
-    let mut model = webinfer::js::Model::from_bytes(JsValue::from_str(&json), shards, None).unwrap();
+    let shards: Vec<&[u8]> = shards.iter().map(|s| &s[..]).collect();
+    let mut model = from_bytes(&json, &shards, "cpu").await.unwrap();
     assert_eq!(model.inputs().length(), 2);
     assert_eq!(Reflect::get(&model.outputs().get(1), &"name".into()).unwrap(), "scaled");
     let tensor = |data: &[f32], shape: &[f64]| {

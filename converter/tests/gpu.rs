@@ -70,6 +70,11 @@ fn float16_weights_give_the_same_digits_on_the_gpu() {
 }
 
 #[test]
+fn every_kernel_compiles() {
+    assert!(pollster::block_on(gpu().compile_all_shaders()).unwrap() >= 17);
+}
+
+#[test]
 fn a_lost_device_is_reported_not_fatal() {
     let gpu = gpu();
     let (_, for_gpu) = models("mlp");

@@ -12,6 +12,15 @@ override ACT_B: f32 = 0.0;
 const WG: u32 = 256u;
 const PAD: u32 = 0xffffffffu;
 
+// +infinity and NaN, made at run time: WGSL constant expressions cannot hold them.
+fn infinity() -> f32 {
+    return bitcast<f32>(0x7f800000u | (params[0] & 0u));
+}
+
+fn not_a_number() -> f32 {
+    return bitcast<f32>(0x7fc00000u | (params[0] & 0u));
+}
+
 fn param_f32(i: u32) -> f32 {
     return bitcast<f32>(params[i]);
 }

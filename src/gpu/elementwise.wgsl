@@ -23,11 +23,11 @@ fn pow_real(a: f32, b: f32) -> f32 {
         return 1.0;
     }
     if (a == 0.0) {
-        return select(bitcast<f32>(0x7f800000u), 0.0, b > 0.0);
+        return select(infinity(), 0.0, b > 0.0);
     }
     if (a < 0.0) {
         if (b != trunc(b)) {
-            return bitcast<f32>(0x7fc00000u);
+            return not_a_number();
         }
         let m = pow(-a, b);
         return select(m, -m, abs(b % 2.0) == 1.0);

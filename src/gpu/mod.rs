@@ -148,6 +148,39 @@ impl Gpu {
         self.device.destroy();
     }
 
+    /// Compiles every kernel entry point once, in error scopes, and fails naming the first entry the
+    /// platform's shader compiler rejects (wgpu's naga natively, the browser's compiler on the web).
+    /// Returns how many entry points compiled.
+    pub async fn compile_all_shaders(&self) -> Result<usize, Error> {
+        const ENTRIES: &[(Shader, &str)] = &[
+            (Shader::Elementwise, "unary"),
+            (Shader::Elementwise, "binary"),
+            (Shader::Elementwise, "where_select"),
+            (Shader::Elementwise, "channel_affine"),
+            (Shader::Elementwise, "batchnorm"),
+            (Shader::Elementwise, "clip"),
+            (Shader::Layout, "gather"),
+            (Shader::Layout, "copy_block"),
+            (Shader::Layout, "add_gathered"),
+            (Shader::Gemm, "gemm"),
+            (Shader::Conv, "depthwise"),
+            (Shader::Conv, "conv_transpose"),
+            (Shader::Pool, "pool"),
+            (Shader::Pool, "global_pool"),
+            (Shader::Norm, "softmax"),
+            (Shader::Norm, "normalize"),
+            (Shader::Reduce, "reduce"),
+        ];
+        for &(shader, entry) in ENTRIES {
+            let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+            self.pipeline(PipelineKey { shader, entry, constants: Vec::new() });
+            if let Some(e) = scope.pop().await {
+                return Err(Error::Gpu(format!("shader entry point {entry}: {e}")));
+            }
+        }
+        Ok(ENTRIES.len())
+    }
+
     /// Fails with what the device reported, if it reported anything.
     fn check(&self) -> Result<(), Error> {
         let slot = self.status.message.lock().unwrap_or_else(|e| e.into_inner());

@@ -44,7 +44,7 @@ fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     let len = params[1];
     let inner = params[2];
     let base = (line / inner) * len * inner + line % inner;
-    var m = -bitcast<f32>(0x7f800000u);
+    var m = -infinity();
     if (live) {
         for (var j = lid; j < len; j += WG) {
             m = max(m, in0[base + j * inner]);

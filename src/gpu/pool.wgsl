@@ -41,7 +41,7 @@ fn pool(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
     }
     if (is_max) {
-        out[i] = select(-bitcast<f32>(0x7f800000u), acc, seen_any);
+        out[i] = select(-infinity(), acc, seen_any);
     } else {
         let div = select(count, padded, params[14] != 0u);
         out[i] = acc / f32(max(div, 1u));
@@ -57,7 +57,7 @@ fn global_pool(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     let live = plane < params[0];
     let inner = params[1];
     let is_max = params[2] != 0u;
-    var acc = select(0.0, -bitcast<f32>(0x7f800000u), is_max);
+    var acc = select(0.0, -infinity(), is_max);
     if (live) {
         for (var j = lid; j < inner; j += WG) {
             let v = in0[plane * inner + j];

@@ -20,8 +20,8 @@ fn combine(op: u32, a: f32, b: f32) -> f32 {
 
 fn identity(op: u32) -> f32 {
     switch op {
-        case 2u: { return -bitcast<f32>(0x7f800000u); }
-        case 3u: { return bitcast<f32>(0x7f800000u); }
+        case 2u: { return -infinity(); }
+        case 3u: { return infinity(); }
         case 4u: { return 1.0; }
         default: { return 0.0; }
     }
@@ -90,7 +90,7 @@ fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
         case 6u: { r = sqrt(total); }
         case 8u: { r = log(total); }
         case 9u: {
-            if (abs(shift) == bitcast<f32>(0x7f800000u)) {
+            if (abs(shift) == infinity()) {
                 r = shift;
             } else {
                 r = shift + log(total);
