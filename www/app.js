@@ -29,6 +29,7 @@ function showProbabilities(probs) {
     const p = probs ? probs[d] : 0;
     li.querySelector(".fill").style.width = `${(p * 100).toFixed(1)}%`;
     li.querySelector(".pct").textContent = `${(p * 100).toFixed(1)}%`;
+    li.dataset.p = String(p);
     li.classList.toggle("top", d === top);
     li.setAttribute("aria-label", `${d}: ${(p * 100).toFixed(1)} percent`);
   }
@@ -157,12 +158,20 @@ async function loadModel(backend) {
   const progress = $("progress");
   progress.value = 0;
   statusEl.textContent = "Loading the model…";
-  const model = await Model.load("model/model.json", { backend, onProgress: (f) => (progress.value = f) });
+  const model = await Model.load("model/model.json", {
+    backend,
+    onProgress: (f) => (progress.value = f),
+    onDeviceLost: (reason) => {
+      $("backend-used").textContent = BACKEND_NAMES.cpu;
+      statusEl.textContent = `The GPU went away (${reason}); continuing on ${BACKEND_NAMES.cpu}.`;
+    },
+  });
   if (state.model) state.model.free();
   state.model = model;
   $("backend-used").textContent = BACKEND_NAMES[model.backend] ?? model.backend;
   $("model-size").textContent = `${(model.sizeBytes / 1e6).toFixed(2)} MB`;
-  statusEl.textContent = `Ready: webinfer ${version()} on ${BACKEND_NAMES[model.backend]}. Draw a digit.`;
+  const why = backend === "auto" && model.cpuReason ? ` (WebGPU: ${model.cpuReason})` : "";
+  statusEl.textContent = `Ready: webinfer ${version()} on ${BACKEND_NAMES[model.backend]}${why}. Draw a digit.`;
   statusEl.dataset.ready = "true";
   if (state.hasInk) predictNow();
 }

@@ -1,6 +1,6 @@
 // The digit demo in headless Chromium: draws real held-out MNIST digits with the mouse and checks the
-// predictions, the clear button, that every request stays on localhost, offline reload, and the layout on
-// a phone-sized viewport. Saves a screenshot to tests/out/demo.png.
+// predictions, the clear button, CPU vs WebGPU agreement and the fallback without WebGPU, that every
+// request stays on localhost, offline reload, and the layout on a phone-sized viewport. Saves a screenshot to tests/out/demo.png.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -118,15 +118,43 @@ test("clear empties the prediction, by mouse and by keyboard", async () => {
   assert.equal(await page.textContent("#prediction"), "");
 });
 
-test("asking for WebGPU falls back cleanly when the backend is not available", async () => {
-  await page.selectOption("#backend", "webgpu");
-  await page.waitForFunction(() => /not available|WebGPU/.test(document.getElementById("status").textContent));
-  const used = await page.textContent("#backend-used");
-  const got = await draw(page, 3);
-  assert.equal(got, String(labels[3]), `still predicts on ${used}`);
+/** The predicted digit and the ten bar values after drawing digit `index`. */
+async function drawAndRead(page, index) {
+  const digit = await draw(page, index);
+  const bars = await page.$$eval("#bars li[data-digit]", (els) => els.map((e) => Number(e.dataset.p)));
+  return { digit, bars };
+}
+
+test("auto picks WebGPU here, and CPU and WebGPU give the same digits", async () => {
+  assert.equal(await page.textContent("#backend-used"), "WebGPU", "auto should pick WebGPU in Chromium with --enable-unsafe-webgpu");
+  const onGpu = [];
+  for (let i = 0; i < 12; i++) onGpu.push(await drawAndRead(page, i));
   await page.selectOption("#backend", "cpu");
   await page.waitForFunction(() => document.getElementById("backend-used").textContent === "CPU SIMD");
+  for (let i = 0; i < 12; i++) {
+    const onCpu = await drawAndRead(page, i);
+    assert.equal(onCpu.digit, onGpu[i].digit, `digit #${i}: CPU ${onCpu.digit}, WebGPU ${onGpu[i].digit}`);
+    onCpu.bars.forEach((p, d) => assert.ok(Math.abs(p - onGpu[i].bars[d]) <= 1e-4, `digit #${i} bar ${d}: CPU ${p}, WebGPU ${onGpu[i].bars[d]}`));
+  }
+  await page.selectOption("#backend", "webgpu");
+  await page.waitForFunction(() => document.getElementById("backend-used").textContent === "WebGPU");
   assert.equal(await draw(page, 3), String(labels[3]));
+});
+
+test("without WebGPU, auto runs on the CPU and asking for WebGPU says why", async () => {
+  const noGpu = await launch({ webgpu: false });
+  try {
+    const p = await noGpu.newPage();
+    await p.goto(server.url);
+    await p.waitForSelector("#status[data-ready=true]", { timeout: 30000 });
+    assert.equal(await p.textContent("#backend-used"), "CPU SIMD");
+    await p.selectOption("#backend", "webgpu");
+    await p.waitForFunction(() => /not available/.test(document.getElementById("status").textContent));
+    assert.equal(await p.textContent("#backend-used"), "CPU SIMD");
+    assert.equal(await draw(p, 3), String(labels[3]));
+  } finally {
+    await noGpu.close();
+  }
 });
 
 test("every request stays on localhost", async () => {
