@@ -161,9 +161,6 @@ fn split_named(arg: &str) -> (Option<&str>, &str) {
 }
 
 fn run_model(dir: &Path, inputs: &[String], outputs: &[String], backend: Backend, profile: Option<usize>) -> Result<(), ConvertError> {
-    if backend == Backend::Webgpu {
-        return Err(ConvertError::Unsupported("--backend webgpu is not available in this build; use --backend cpu".into()));
-    }
     let mut model = webinfer::load_dir(dir).map_err(|e| ConvertError::Io(format!("{}: {e}", dir.display())))?;
     let input_names: Vec<String> = model.inputs().iter().map(|i| i.name.clone()).collect();
     let mut named = Vec::new();
@@ -176,7 +173,18 @@ fn run_model(dir: &Path, inputs: &[String], outputs: &[String], backend: Backend
         named.push((name, npy::read(Path::new(path))?));
     }
     let ordered = model.order_by_name(named)?;
-    let results = model.predict(&ordered)?;
+    let results = match backend {
+        Backend::Cpu => model.predict(&ordered)?,
+        Backend::Webgpu => {
+            if profile.is_some() {
+                return Err(ConvertError::Unsupported("--profile times CPU kernels; use it with --backend cpu".into()));
+            }
+            let gpu = pollster::block_on(webinfer::gpu::Gpu::request())?;
+            say!("backend: webgpu on {}", gpu.adapter());
+            let gpu_model = webinfer::gpu::GpuModel::new(std::rc::Rc::new(gpu), model.share());
+            pollster::block_on(gpu_model.predict(&ordered))?
+        }
+    };
     if let Some(runs) = profile {
         print_profile(&mut model, &ordered, runs.max(1))?;
     }

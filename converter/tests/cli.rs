@@ -66,6 +66,22 @@ fn convnet_matches_onnxruntime_for_batch_1_and_3_with_bn_folded_and_activations_
 }
 
 #[test]
+fn run_on_the_webgpu_backend_matches_onnxruntime() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("convnet");
+    convert(&[], &dir);
+    for batch in [1, 3] {
+        let out = tmp.path().join(format!("gpu_b{batch}.npy"));
+        let input = fixtures().join(format!("convnet_input_b{batch}.npy"));
+        let said = ok(&run(bin().env("XDG_RUNTIME_DIR", tmp.path()).arg("run").arg(&dir).arg("--backend").arg("webgpu").arg("--input").arg(&input).arg("--output").arg(&out)));
+        assert!(said.contains("backend: webgpu on"), "{said}");
+        let want = read_npy(&fixtures().join(format!("convnet_ort_b{batch}.npy")));
+        let got = read_npy(&out);
+        assert!(max_diff(&got, &want) <= 1e-4, "batch {batch}: max |webgpu - onnxruntime| {}", max_diff(&got, &want));
+    }
+}
+
+#[test]
 fn conversion_is_byte_identical_across_runs() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
