@@ -257,6 +257,7 @@ impl GpuModel {
     }
 
     /// A 1-D job of `n` invocations on `WG`-wide workgroups.
+    #[allow(clippy::too_many_arguments)]
     fn flat(&self, shader: Shader, entry: &'static str, constants: Vec<(&'static str, u64)>, params: Vec<u32>, out: &wgpu::Buffer, bind: Vec<(u32, &wgpu::Buffer)>, n: usize) -> Command {
         self.finish(Job { shader, entry, constants, params, out, bind, groups: grid(n.div_ceil(WG)) })
     }
