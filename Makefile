@@ -4,9 +4,10 @@ TOOLS ?= $(HOME)/.local/share/webinfer-tools
 export PATH := $(TOOLS)/bin:$(TOOLS)/node_modules/.bin:$(PATH)
 PORT ?= 8080
 ONNX_VENV ?= $(CURDIR)/.venv-onnx
+TF_VENV ?= $(CURDIR)/.venv-tf
 BROWSER_TEST = WASM_BINDGEN_TEST_TIMEOUT=180 cargo test --release --target wasm32-unknown-unknown -p webinfer --test web
 
-.PHONY: all bootstrap build pkg www-pkg demo-model demo test test-native test-chromium test-firefox test-page lint bench-cpu bench-convert clean
+.PHONY: all bootstrap build pkg www-pkg demo-model demo test test-native test-chromium test-firefox test-page test-bench-smoke lint bench bench-models bench-cpu bench-convert clean
 
 all: build
 
@@ -29,7 +30,7 @@ www-pkg: pkg
 demo: www-pkg demo-model
 	python3 tools/serve.py --dir www --port $(PORT)
 
-test: bootstrap test-native test-chromium test-firefox test-page lint
+test: bootstrap test-native test-chromium test-firefox test-page test-bench-smoke lint
 	@echo "make test: all suites passed"
 
 test-native:
@@ -43,6 +44,18 @@ test-firefox:
 
 test-page: www-pkg demo-model
 	npm test
+
+test-bench-smoke: pkg
+	node bench/run.mjs --smoke
+
+# Side by side with TensorFlow.js and ONNX Runtime Web (bench/results.json, bench/results.md). MobileNetV2
+# is generated once with TensorFlow (TF_VENV: tools/requirements-train.txt + tensorflowjs==4.22.0, then ydf==0.15.0).
+bench: pkg bench-models
+	node bench/run.mjs
+
+bench-models: bootstrap
+	test -f bench/models/mobilenetv2/model.onnx || $(TF_VENV)/bin/python tools/make_bench_models.py --only mobilenetv2
+	cargo run --release --bin webinfer -- convert bench/models/mobilenetv2/model.onnx bench/models/mobilenetv2/webinfer
 
 bench-cpu: pkg
 	node bench/cpu.mjs

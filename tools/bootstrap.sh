@@ -66,4 +66,9 @@ if [ -f "$here/package.json" ] && [ ! -d "$here/node_modules/playwright-core" ];
   (cd "$here" && npm ci --silent --no-audit --no-fund >/dev/null)
 fi
 
+if [ -f "$here/bench/package-lock.json" ] && [ ! -d "$here/bench/node_modules/onnxruntime-web" ]; then
+  say "npm ci in bench/ (TensorFlow.js and ONNX Runtime Web, pinned, for the side-by-side benchmark)"
+  (cd "$here/bench" && npm ci --silent --no-audit --no-fund >/dev/null)
+fi
+
 say "ready: wasm-bindgen $wbg, wasm-pack 0.15.1, geckodriver 0.37.1, wasm-opt $(wasm-opt --version | awk '{print $3}'), $(chromium --version), $(firefox-esr --version)"

@@ -1,0 +1,134 @@
+// `make bench`: webinfer vs TensorFlow.js vs ONNX Runtime Web in headless Chromium, one run, one machine.
+// Writes bench/results.json and bench/results.md. `--smoke`: one model, a few iterations, checks only
+// that every engine runs and agrees (part of `make test`, so the harness cannot rot).
+import { readFileSync, writeFileSync, statSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { execFileSync } from "node:child_process";
+import { cpus } from "node:os";
+import { serve, launch, ROOT } from "../tests/page/harness.mjs";
+
+const smoke = process.argv.includes("--smoke");
+const MODELS = smoke ? ["mnist-mlp"] : ["mnist-mlp", "mnist-cnn", "mobilenetv2"];
+const ENGINES = [
+  ["webinfer", "cpu"], ["tfjs", "wasm"], ["ort", "wasm"],
+  ...(smoke ? [] : [["webinfer", "webgpu"], ["tfjs", "webgpu"], ["ort", "webgpu"]]),
+];
+
+/** Iterations: ≥ 200 at batch 1, except MobileNetV2 on SwiftShader (a CPU rasterizer, seconds per run). */
+function plan(model, backend) {
+  if (smoke) return { iters: 10, batch32: 1 };
+  if (backend === "webgpu" && model === "mobilenetv2") return { iters: 10, batch32: 1 };
+  return { iters: 200, batch32: model === "mobilenetv2" ? 3 : 10 };
+}
+
+const gzBytes = new Map();
+function gzipped(path) {
+  if (!gzBytes.has(path)) gzBytes.set(path, gzipSync(readFileSync(path), { level: 9 }).length);
+  return gzBytes.get(path);
+}
+
+/** Engine files a page fetched (the bench page and model files excluded), gzip -9 bytes. */
+function shippedBytes(urls, base) {
+  const files = [...new Set(urls)]
+    .filter((u) => u.startsWith(base))
+    .map((u) => decodeURIComponent(new URL(u).pathname))
+    .filter((p) => !p.startsWith("/bench/bench.") && !p.includes("/models/") && !p.includes("/fixtures/"));
+  return { bytes: files.reduce((sum, p) => sum + gzipped(ROOT + p.slice(1)), 0), files };
+}
+
+async function runPage(context, url) {
+  const page = await context.newPage();
+  const urls = [];
+  page.on("request", (r) => urls.push(r.url()));
+  await page.goto(url);
+  await page.waitForFunction(() => window.benchResult, null, { timeout: 600000 });
+  const result = await page.evaluate(() => window.benchResult);
+  await page.close();
+  if (result.error) throw new Error(`${url}: ${result.error}`);
+  return { result, urls };
+}
+
+const server = await serve(".");
+const runs = [];
+const matmul = [];
+try {
+  for (const model of MODELS) {
+    for (const [engine, backend] of ENGINES) {
+      const { iters, batch32 } = plan(model, backend);
+      const url = `${server.url}bench/bench.html?engine=${engine}&backend=${backend}&model=${model}&iters=${iters}&batch32=${batch32}`;
+      const context = await launch({ webgpu: backend === "webgpu" });
+      try {
+        const { result, urls } = await runPage(context, url);
+        const cached = await runPage(context, `${url.replace(/iters=\d+/, "iters=1").replace(/batch32=\d+/, "batch32=1")}`);
+        const shipped = shippedBytes(urls, server.url);
+        const run = {
+          model, engine, backend,
+          p50_ms: result.p50_ms, p95_ms: result.p95_ms, cold_ms: result.cold_ms, cold_cached_ms: cached.result.cold_ms,
+          batch32_items_per_s: result.batch32_items_per_s, bytes_gz: shipped.bytes, iters: result.iters,
+          files: shipped.files, sample: result.sample,
+        };
+        if (backend === "webgpu") run.note = "SwiftShader (software WebGPU): not representative of GPU speed";
+        runs.push(run);
+        console.log(`${model.padEnd(12)} ${`${engine}/${backend}`.padEnd(16)} p50 ${run.p50_ms.toFixed(3).padStart(9)} ms  p95 ${run.p95_ms.toFixed(3).padStart(9)} ms  cold ${run.cold_ms.toFixed(0).padStart(6)} ms (cached ${run.cold_cached_ms.toFixed(0)})  b32 ${run.batch32_items_per_s.toFixed(0).padStart(7)}/s  ${(run.bytes_gz / 1024).toFixed(0)} KB gz`);
+      } finally {
+        await context.close();
+      }
+    }
+  }
+  if (!smoke) {
+    for (const engine of ["webinfer", "tfjs"]) {
+      const context = await launch({ webgpu: false });
+      try {
+        const { result } = await runPage(context, `${server.url}bench/bench.html?mode=matmul&engine=${engine}`);
+        for (const r of result.matmul) matmul.push({ engine, backend: engine === "webinfer" ? "cpu" : "wasm", ...r });
+      } finally {
+        await context.close();
+      }
+    }
+  }
+} finally {
+  await server.stop();
+}
+
+// The engines must have run the same weights: their first outputs agree.
+const disagreements = [];
+for (const model of MODELS) {
+  const ofModel = runs.filter((r) => r.model === model);
+  for (const r of ofModel.slice(1)) {
+    const d = Math.max(...r.sample.map((v, i) => Math.abs(v - ofModel[0].sample[i])));
+    r.max_diff_vs_webinfer_cpu = d;
+    if (!(d <= 1e-4)) disagreements.push(`${model}: ${r.engine}/${r.backend} differs from webinfer/cpu by ${d}`);
+  }
+}
+
+if (smoke) {
+  const bad = runs.filter((r) => !(r.p50_ms > 0 && r.cold_ms > 0 && r.batch32_items_per_s > 0 && r.bytes_gz > 0));
+  if (bad.length || disagreements.length || runs.length !== ENGINES.length) {
+    console.error("bench smoke failed:", JSON.stringify({ bad, disagreements }, null, 1));
+    process.exit(1);
+  }
+  console.log(`bench smoke: ${runs.length} engines ran ${MODELS[0]} and agree`);
+  process.exit(0);
+}
+
+const chromium = execFileSync("/usr/bin/chromium", ["--version"]).toString().trim();
+const machine = `${cpus().length} × ${cpus()[0].model}, ${Math.round(Number(execFileSync("awk", ["/MemTotal/ {print $2}", "/proc/meminfo"]).toString()) / 1048576)} GiB`;
+const results = { machine, chromium, date: new Date().toISOString(), runs: runs.map(({ files, sample, ...r }) => r), matmul, disagreements };
+writeFileSync(new URL("results.json", import.meta.url), JSON.stringify(results, null, 2) + "\n");
+
+const fmt = (v, d = 2) => (v === undefined ? "–" : v.toFixed(d));
+const lines = [`Machine: ${machine}; ${chromium}; ${results.date.slice(0, 10)}.`, ""];
+lines.push("| model | engine/backend | p50 ms | p95 ms | cold ms (cached) | batch-32 items/s | shipped KB gz | p50 ours/this |", "|---|---|---|---|---|---|---|---|");
+for (const r of runs) {
+  const ours = runs.find((o) => o.model === r.model && o.engine === "webinfer" && (o.backend === "cpu") === (r.backend !== "webgpu"));
+  lines.push(`| ${r.model} | ${r.engine}/${r.backend}${r.note ? "*" : ""} | ${fmt(r.p50_ms, 3)} | ${fmt(r.p95_ms, 3)} | ${fmt(r.cold_ms, 0)} (${fmt(r.cold_cached_ms, 0)}) | ${fmt(r.batch32_items_per_s, 0)} | ${(r.bytes_gz / 1024).toFixed(0)} | ${r.engine === "webinfer" ? "–" : fmt(ours.p50_ms / r.p50_ms)} |`);
+}
+lines.push("", "\\* SwiftShader: software WebGPU, not representative of GPU speed.", "", "| n | webinfer cpu GFLOP/s | TF.js wasm GFLOP/s | ours/TF.js |", "|---|---|---|---|");
+for (const n of [128, 256, 512, 1024]) {
+  const a = matmul.find((m) => m.engine === "webinfer" && m.n === n)?.gflops;
+  const b = matmul.find((m) => m.engine === "tfjs" && m.n === n)?.gflops;
+  lines.push(`| ${n} | ${fmt(a, 1)} | ${fmt(b, 1)} | ${a && b ? fmt(a / b) : "–"} |`);
+}
+writeFileSync(new URL("results.md", import.meta.url), lines.join("\n") + "\n");
+console.log(lines.join("\n"));
+if (disagreements.length) console.error("engines disagree:", disagreements);
