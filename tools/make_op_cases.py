@@ -109,4 +109,24 @@ case("global_avg_then_gemm", [helper.make_node("GlobalAveragePool", ["x"], ["g"]
                               helper.make_node("Gemm", ["f", "w", "b"], ["y"], transB=1)],
      [tinfo("x", ["N", 6, 5, 7])], [tinfo("y", None)], {"x": f32(7, 6, 5, 7)},
      [numpy_helper.from_array(f32(4, 6), "w"), numpy_helper.from_array(f32(4), "b")])
+
+# Patterns the converter folds into Conv: per-channel Mul/Add after a depthwise conv (tf2onnx's BatchNorm),
+# then Relu6; a zero Pad before a strided conv; and a non-zero Pad that must stay a Pad.
+case("depthwise_mul_add_relu6_b7",
+     [helper.make_node("Conv", ["x", "w"], ["c"], group=6, pads=[1, 1, 1, 1]), helper.make_node("Mul", ["c", "s"], ["m"]),
+      helper.make_node("Add", ["m", "t"], ["a"]), helper.make_node("Clip", ["a", "lo", "hi"], ["y"])],
+     [tinfo("x", ["N", 6, 9, 8])], [tinfo("y", None)], {"x": f32(7, 6, 9, 8) * 3},
+     [numpy_helper.from_array(f32(6, 1, 3, 3), "w"), numpy_helper.from_array(f32(6, 1, 1), "s"),
+      numpy_helper.from_array(f32(1, 6, 1, 1), "t"), numpy_helper.from_array(np.array(0, np.float32), "lo"),
+      numpy_helper.from_array(np.array(6, np.float32), "hi")])
+case("zero_pad_then_conv_s2_b7",
+     [helper.make_node("Pad", ["x", "pads"], ["p"]), helper.make_node("Conv", ["p", "w", "b"], ["y"], strides=[2, 2])],
+     [tinfo("x", ["N", 3, 10, 9])], [tinfo("y", None)], {"x": f32(7, 3, 10, 9)},
+     [numpy_helper.from_array(np.array([0, 0, 0, 1, 0, 0, 1, 1], np.int64), "pads"),
+      numpy_helper.from_array(f32(4, 3, 3, 3), "w"), numpy_helper.from_array(f32(4), "b")])
+case("valued_pad_then_conv_b7",
+     [helper.make_node("Pad", ["x", "pads", "v"], ["p"]), helper.make_node("Conv", ["p", "w"], ["y"])],
+     [tinfo("x", ["N", 2, 6, 7])], [tinfo("y", None)], {"x": f32(7, 2, 6, 7)},
+     [numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads"),
+      numpy_helper.from_array(np.array(0.5, np.float32), "v"), numpy_helper.from_array(f32(3, 2, 3, 3), "w")])
 print("wrote", len(list(root.iterdir())), "op cases to", root)

@@ -74,6 +74,8 @@ impl IrGraph {
             notes.push(note);
         }
         self.fold_batchnorm();
+        self.fold_channel_affine();
+        self.fold_pad_into_conv();
         self.fuse_matmul_bias();
         self.fuse_activations();
         self.prune();
@@ -192,6 +194,106 @@ impl IrGraph {
             node.outputs[0] = bn_out;
             node.attrs.insert("folded".into(), Attr::String(bn_name));
             removed.insert(bi);
+        }
+        self.remove_nodes(&removed);
+    }
+
+    /// Folds a constant Mul or Add, per output channel or scalar, that directly follows a Conv (nothing
+    /// else reading the Conv's output) into the Conv's weights and bias: BatchNormalization as tf2onnx
+    /// exports it after depthwise convolutions. Runs until nothing more folds, so Mul then Add both go.
+    fn fold_channel_affine(&mut self) {
+        loop {
+            let (consumers, producer) = (self.consumer_counts(), self.producers());
+            let folded = (0..self.nodes.len()).find_map(|ni| {
+                let node = &self.nodes[ni];
+                if !matches!(node.op.as_str(), "Mul" | "Add") || node.inputs.len() != 2 {
+                    return None;
+                }
+                (0..2).find_map(|side| {
+                    let (x, k) = (&node.inputs[side], &node.inputs[1 - side]);
+                    let ci = *producer.get(x)?;
+                    let conv = &self.nodes[ci];
+                    if conv.op != "Conv" || conv.attr("activation").is_some() || consumers.get(x) != Some(&1) || self.is_output(x) {
+                        return None;
+                    }
+                    let w = conv.input(1).and_then(|n| self.weights.get(n)).filter(|t| t.is_float())?;
+                    let constant = self.weights.get(k).filter(|t| t.is_float())?;
+                    let (c, rank, ks) = (w.shape[0], w.shape.len(), &constant.shape);
+                    let channel_axis = |i: usize| i + rank - ks.len() == 1;
+                    let per_channel = ks.len() <= rank && ks.iter().enumerate().all(|(i, &d)| d == 1 || (d == c && channel_axis(i)));
+                    if !per_channel {
+                        return None;
+                    }
+                    let bias = match conv.input(2) {
+                        Some(b) => self.const_f32(b).filter(|b| b.len() == c)?,
+                        None => vec![0.0; c],
+                    };
+                    Some((ni, ci, w.clone(), constant.to_f32s(), bias))
+                })
+            });
+            let Some((ni, ci, w, values, mut bias)) = folded else { break };
+            let value = |ch: usize| if values.len() == 1 { values[0] } else { values[ch] };
+            let op_name = self.nodes[ni].name.clone();
+            let mut wv = w.to_f32s();
+            if self.nodes[ni].op == "Mul" {
+                let per = wv.len() / bias.len();
+                wv.chunks_exact_mut(per).enumerate().for_each(|(ch, row)| row.iter_mut().for_each(|x| *x *= value(ch)));
+                bias.iter_mut().enumerate().for_each(|(ch, b)| *b *= value(ch));
+            } else {
+                bias.iter_mut().enumerate().for_each(|(ch, b)| *b += value(ch));
+            }
+            let conv_name = self.nodes[ci].name.clone();
+            let (w_name, b_name) = (format!("{conv_name}/{op_name}/folded_weight"), format!("{conv_name}/{op_name}/folded_bias"));
+            self.weights.insert(w_name.clone(), Arc::new(Tensor::f32(w.shape.clone(), wv)));
+            self.weights.insert(b_name.clone(), Arc::new(Tensor::f32(vec![bias.len()], bias)));
+            let out = self.nodes[ni].outputs[0].clone();
+            let conv = &mut self.nodes[ci];
+            conv.inputs.truncate(1);
+            conv.inputs.push(w_name);
+            conv.inputs.push(b_name);
+            conv.outputs[0] = out;
+            self.remove_nodes(&HashSet::from([ni]));
+        }
+    }
+
+    /// A zero, constant-mode Pad on the spatial axes only, read by a Conv alone, becomes the Conv's pads.
+    fn fold_pad_into_conv(&mut self) {
+        let (consumers, producer) = (self.consumer_counts(), self.producers());
+        let mut removed = HashSet::new();
+        for ci in 0..self.nodes.len() {
+            let conv = &self.nodes[ci];
+            if conv.op != "Conv" || !matches!(conv.string("auto_pad"), None | Some("NOTSET")) {
+                continue;
+            }
+            let Some(&pi) = producer.get(&conv.inputs[0]) else { continue };
+            let pad = &self.nodes[pi];
+            if pad.op != "Pad" || consumers.get(&conv.inputs[0]) != Some(&1) || self.is_output(&conv.inputs[0]) {
+                continue;
+            }
+            if !matches!(pad.string("mode"), None | Some("constant")) || pad.input(3).is_some() {
+                continue;
+            }
+            if let Some(v) = pad.input(2) {
+                if self.const_f32(v).is_none_or(|v| v.iter().any(|&x| x != 0.0)) {
+                    continue;
+                }
+            }
+            let Some(pads) = pad.input(1).and_then(|n| self.weights.get(n)).map(|t| t.to_i64s()) else { continue };
+            let rank = pads.len() / 2;
+            let spatial = rank.saturating_sub(2);
+            if rank < 3 || pads.iter().any(|&p| p < 0) || pads[0] != 0 || pads[1] != 0 || pads[rank] != 0 || pads[rank + 1] != 0 {
+                continue;
+            }
+            let old: Vec<i64> = conv.ints("pads").map_or_else(|| vec![0; 2 * spatial], <[i64]>::to_vec);
+            if old.len() != 2 * spatial {
+                continue;
+            }
+            let new: Vec<i64> = (0..2 * spatial).map(|i| old[i] + pads[(i / spatial) * rank + 2 + i % spatial]).collect();
+            let input = pad.inputs[0].clone();
+            let conv = &mut self.nodes[ci];
+            conv.inputs[0] = input;
+            conv.attrs.insert("pads".into(), Attr::Ints(new));
+            removed.insert(pi);
         }
         self.remove_nodes(&removed);
     }

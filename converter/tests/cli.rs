@@ -82,6 +82,22 @@ fn run_on_the_webgpu_backend_matches_onnxruntime() {
 }
 
 #[test]
+fn batchnorm_as_mul_add_and_zero_pads_fold_into_the_conv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/onnx_ops");
+    let ops = |case: &str| {
+        let out = tmp.path().join(case);
+        ok(&run(bin().arg("convert").arg(cases.join(case).join("model.onnx")).arg(&out)));
+        let json = std::fs::read_to_string(out.join("model.json")).unwrap();
+        let model = webinfer::format::ModelJson::parse(&json).unwrap();
+        model.graph.nodes.iter().map(|n| n.op.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(ops("depthwise_mul_add_relu6_b7"), ["Conv"], "Mul, Add and the Relu6 Clip should fold into the depthwise Conv");
+    assert_eq!(ops("zero_pad_then_conv_s2_b7"), ["Conv"], "a zero Pad should become the Conv's pads");
+    assert_eq!(ops("valued_pad_then_conv_b7"), ["Pad", "Conv"], "a Pad with a non-zero value must stay");
+}
+
+#[test]
 fn conversion_is_byte_identical_across_runs() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
