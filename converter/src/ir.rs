@@ -133,6 +133,20 @@ impl IrGraph {
         self.weights.get(name).filter(|t| t.is_float()).map(|t| t.to_f32s())
     }
 
+    /// Gives node `ni` new weight and bias inputs (named `{node}/{tag}_weight`, `{node}/{tag}_bias`) and
+    /// makes it write `output`, the output of the node folded into it.
+    fn set_folded_params(&mut self, ni: usize, tag: &str, weight: Tensor, bias: Vec<f32>, output: String) {
+        let name = &self.nodes[ni].name;
+        let (w_name, b_name) = (format!("{name}/{tag}_weight"), format!("{name}/{tag}_bias"));
+        self.weights.insert(w_name.clone(), Arc::new(weight));
+        self.weights.insert(b_name.clone(), Arc::new(Tensor::f32(vec![bias.len()], bias)));
+        let node = &mut self.nodes[ni];
+        node.inputs.truncate(1);
+        node.inputs.push(w_name);
+        node.inputs.push(b_name);
+        node.outputs[0] = output;
+    }
+
     /// Folds BatchNormalization into a directly preceding Conv or Gemm whose output nothing else reads.
     fn fold_batchnorm(&mut self) {
         let (consumers, producer) = (self.consumer_counts(), self.producers());
@@ -183,16 +197,8 @@ impl IrGraph {
                 _ => continue,
             }
             let new_bias: Vec<f32> = bias.iter().zip(&scale).zip(&shift).map(|((&b, &s), &t)| b * s + t).collect();
-            let w_name = format!("{}/bn_folded_weight", prev.name);
-            let b_name = format!("{}/bn_folded_bias", prev.name);
-            self.weights.insert(w_name.clone(), Arc::new(Tensor::f32(w.shape.clone(), wv)));
-            self.weights.insert(b_name.clone(), Arc::new(Tensor::f32(vec![c], new_bias)));
-            let node = &mut self.nodes[pi];
-            node.inputs.truncate(1);
-            node.inputs.push(w_name);
-            node.inputs.push(b_name);
-            node.outputs[0] = bn_out;
-            node.attrs.insert("folded".into(), Attr::String(bn_name));
+            self.set_folded_params(pi, "bn_folded", Tensor::f32(w.shape.clone(), wv), new_bias, bn_out);
+            self.nodes[pi].attrs.insert("folded".into(), Attr::String(bn_name));
             removed.insert(bi);
         }
         self.remove_nodes(&removed);
@@ -242,16 +248,8 @@ impl IrGraph {
             } else {
                 bias.iter_mut().enumerate().for_each(|(ch, b)| *b += value(ch));
             }
-            let conv_name = self.nodes[ci].name.clone();
-            let (w_name, b_name) = (format!("{conv_name}/{op_name}/folded_weight"), format!("{conv_name}/{op_name}/folded_bias"));
-            self.weights.insert(w_name.clone(), Arc::new(Tensor::f32(w.shape.clone(), wv)));
-            self.weights.insert(b_name.clone(), Arc::new(Tensor::f32(vec![bias.len()], bias)));
             let out = self.nodes[ni].outputs[0].clone();
-            let conv = &mut self.nodes[ci];
-            conv.inputs.truncate(1);
-            conv.inputs.push(w_name);
-            conv.inputs.push(b_name);
-            conv.outputs[0] = out;
+            self.set_folded_params(ci, &format!("{op_name}/folded"), Tensor::f32(w.shape.clone(), wv), bias, out);
             self.remove_nodes(&HashSet::from([ni]));
         }
     }
