@@ -112,3 +112,34 @@ fn apply_unary(op: u32, x: f32, a: f32, b: f32) -> f32 {
 fn activate(x: f32) -> f32 {
     return apply_unary(ACT, x, ACT_A, ACT_B);
 }
+
+// Workgroup reductions over WG invocations. Ops: the codes of `ReduceKind` that combine values
+// (1 sum, 2 max, 3 min, 4 product).
+const SUM: u32 = 1u;
+const MAX: u32 = 2u;
+
+var<workgroup> partial: array<f32, 256>;
+
+fn combine(op: u32, a: f32, b: f32) -> f32 {
+    switch op {
+        case 2u: { return max(a, b); }
+        case 3u: { return min(a, b); }
+        case 4u: { return a * b; }
+        default: { return a + b; }
+    }
+}
+
+// Combines every invocation's `v` with `op`; all invocations get the result. Call from uniform control flow.
+fn workgroup_reduce(lid: u32, op: u32, v: f32) -> f32 {
+    partial[lid] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            partial[lid] = combine(op, partial[lid], partial[lid + s]);
+        }
+        workgroupBarrier();
+    }
+    let total = partial[0];
+    workgroupBarrier();
+    return total;
+}

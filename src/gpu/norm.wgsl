@@ -5,36 +5,6 @@
 @group(0) @binding(5) var<storage, read_write> out_mean: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out_inv_std: array<f32>;
 
-var<workgroup> partial: array<f32, 256>;
-
-fn reduce_sum(lid: u32, v: f32) -> f32 {
-    partial[lid] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            partial[lid] += partial[lid + s];
-        }
-        workgroupBarrier();
-    }
-    let total = partial[0];
-    workgroupBarrier();
-    return total;
-}
-
-fn reduce_max(lid: u32, v: f32) -> f32 {
-    partial[lid] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            partial[lid] = max(partial[lid], partial[lid + s]);
-        }
-        workgroupBarrier();
-    }
-    let total = partial[0];
-    workgroupBarrier();
-    return total;
-}
-
 // Softmax over the middle axis of [outer, len, inner]; one workgroup per (outer, inner) line.
 // params: [lines, len, inner, log]
 @compute @workgroup_size(256)
@@ -50,14 +20,14 @@ fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
             m = max(m, in0[base + j * inner]);
         }
     }
-    m = reduce_max(lid, m);
+    m = workgroup_reduce(lid, MAX, m);
     var s = 0.0;
     if (live) {
         for (var j = lid; j < len; j += WG) {
             s += exp(in0[base + j * inner] - m);
         }
     }
-    s = reduce_sum(lid, s);
+    s = workgroup_reduce(lid, SUM, s);
     if (!live) {
         return;
     }
@@ -89,7 +59,7 @@ fn normalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
             s += in0[base + j];
         }
     }
-    let mean = reduce_sum(lid, s) / f32(inner);
+    let mean = workgroup_reduce(lid, SUM, s) / f32(inner);
     var q = 0.0;
     if (live) {
         for (var j = lid; j < inner; j += WG) {
@@ -97,7 +67,7 @@ fn normalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
             q += d * d;
         }
     }
-    let inv = 1.0 / sqrt(reduce_sum(lid, q) / f32(inner) + param_f32(2u));
+    let inv = 1.0 / sqrt(workgroup_reduce(lid, SUM, q) / f32(inner) + param_f32(2u));
     if (!live) {
         return;
     }

@@ -48,8 +48,6 @@ fn pool(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 }
 
-var<workgroup> partial: array<f32, 256>;
-
 // params: [planes, inner, max]
 @compute @workgroup_size(256)
 fn global_pool(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -64,15 +62,8 @@ fn global_pool(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
             acc = select(acc + v, max(acc, v), is_max);
         }
     }
-    partial[lid] = acc;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            partial[lid] = select(partial[lid] + partial[lid + s], max(partial[lid], partial[lid + s]), is_max);
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_reduce(lid, select(SUM, MAX, is_max), acc);
     if (live && lid == 0u) {
-        out[plane] = select(partial[0] / f32(max(inner, 1u)), partial[0], is_max);
+        out[plane] = select(total / f32(max(inner, 1u)), total, is_max);
     }
 }

@@ -3,20 +3,8 @@
 @group(0) @binding(3) var<storage, read> bases: array<u32>;
 @group(0) @binding(4) var<storage, read> offsets: array<u32>;
 
-const RW: u32 = 64u;
-var<workgroup> partial: array<f32, 64>;
-
 // Reduction kinds: the order of `ReduceKind` in src/gpu/codes.rs.
 override KIND: u32 = 0u;
-
-fn combine(op: u32, a: f32, b: f32) -> f32 {
-    switch op {
-        case 2u: { return max(a, b); }
-        case 3u: { return min(a, b); }
-        case 4u: { return a * b; }
-        default: { return a + b; }
-    }
-}
 
 fn identity(op: u32) -> f32 {
     switch op {
@@ -36,22 +24,8 @@ fn term(x: f32, shift: f32) -> f32 {
     }
 }
 
-fn reduce_all(lid: u32, op: u32, v: f32) -> f32 {
-    partial[lid] = v;
-    workgroupBarrier();
-    for (var s = RW / 2u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            partial[lid] = combine(op, partial[lid], partial[lid + s]);
-        }
-        workgroupBarrier();
-    }
-    let total = partial[0];
-    workgroupBarrier();
-    return total;
-}
-
 // params: [outputs, count]
-@compute @workgroup_size(64)
+@compute @workgroup_size(256)
 fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let o = group_index(wid, nwg);
     let live = o < params[0];
@@ -64,23 +38,23 @@ fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     if (KIND == 9u) {
         var m = identity(2u);
         if (live) {
-            for (var j = lid; j < count; j += RW) {
+            for (var j = lid; j < count; j += WG) {
                 m = max(m, in0[base + offsets[j]]);
             }
         }
-        shift = reduce_all(lid, 2u, m);
+        shift = workgroup_reduce(lid, MAX, m);
     }
-    var op = 0u;
+    var op = SUM;
     if (KIND == 2u || KIND == 3u || KIND == 4u) {
         op = KIND;
     }
     var acc = identity(op);
     if (live) {
-        for (var j = lid; j < count; j += RW) {
+        for (var j = lid; j < count; j += WG) {
             acc = combine(op, acc, term(in0[base + offsets[j]], shift));
         }
     }
-    let total = reduce_all(lid, op, acc);
+    let total = workgroup_reduce(lid, op, acc);
     if (!live || lid != 0u) {
         return;
     }
