@@ -10,8 +10,8 @@ use crate::ops::{plan_node, Input, Kernel, Planned};
 use crate::tensor::{Data, Tensor};
 use crate::Error;
 
-/// How many distinct input signatures keep a cached plan.
-const PLAN_CACHE: usize = 4;
+/// How many distinct input signatures keep a cached plan (on each backend).
+pub(crate) const PLAN_CACHE: usize = 4;
 
 /// A model ready to run on the CPU backend.
 pub struct Model {

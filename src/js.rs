@@ -71,7 +71,7 @@ impl Shared {
     fn leave_gpu(&self, reason: &str) {
         if self.gpu.borrow_mut().take().is_some() {
             let msg = format!("webinfer: {reason}; continuing on the CPU backend");
-            web_sys_console_warn(&msg);
+            console_warn(&msg);
             *self.cpu_reason.borrow_mut() = Some(reason.to_string());
             if let Some(f) = &self.on_device_lost {
                 let _ = f.call1(&JsValue::NULL, &JsValue::from_str(reason));
@@ -91,7 +91,7 @@ impl Shared {
     }
 }
 
-fn web_sys_console_warn(msg: &str) {
+fn console_warn(msg: &str) {
     let console = get(&js_sys::global(), "console");
     if let Ok(warn) = get(&console, "warn").dyn_into::<Function>() {
         let _ = warn.call1(&console, &JsValue::from_str(msg));

@@ -250,8 +250,14 @@ impl Gpu {
     }
 
     fn upload_f32(&self, label: &str, values: &[f32]) -> wgpu::Buffer {
-        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.upload(label, &bytes, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC)
+        self.upload(label, &f32_bytes(values), wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC)
+    }
+
+    /// Queues `values` into the start of `buffer`.
+    fn write_f32(&self, buffer: &wgpu::Buffer, values: &[f32]) {
+        if !values.is_empty() {
+            self.queue.write_buffer(buffer, 0, &f32_bytes(values));
+        }
     }
 
     fn upload_u32(&self, label: &str, values: &[u32]) -> wgpu::Buffer {
@@ -267,6 +273,10 @@ impl Gpu {
             mapped_at_creation: false,
         })
     }
+}
+
+fn f32_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
 /// Reads f32 values out of mapped bytes.

@@ -6,15 +6,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use super::{codes, floats_from_bytes, Gpu, PipelineKey, Shader};
-use crate::engine::{Plan, PlanKey, Source, Step};
+use crate::engine::{Plan, PlanKey, Source, Step, PLAN_CACHE};
 use crate::ops::conv::Window;
 use crate::ops::gemm::Activation;
 use crate::ops::{Kernel, MatBias};
 use crate::tensor::{broadcast_strides, Data, Tensor};
 use crate::{Error, Model};
 
-/// How many input signatures keep a GPU plan (as the CPU engine).
-const PLAN_CACHE: usize = 4;
 /// Workgroup width of the 1-D kernels.
 const WG: usize = 256;
 /// Output tile of the GEMM kernel.
@@ -107,10 +105,7 @@ impl GpuModel {
         let gpu = &self.gpu;
         for (t, slot) in inputs.iter().zip(&plan.input_slots) {
             if let (Some(slot), Data::F32(v)) = (slot, &t.data) {
-                if !v.is_empty() {
-                    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-                    gpu.queue.write_buffer(&plan.slots[*slot], 0, &bytes);
-                }
+                gpu.write_f32(&plan.slots[*slot], v);
             }
         }
         let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("predict") });
@@ -194,9 +189,11 @@ impl GpuModel {
         }
         let plan = {
             let mut planner = self.planner.borrow_mut();
-            let nodes = planner.nodes().to_vec();
-            let cpu_plan = planner.plan_for(inputs)?;
-            Rc::new(self.translate(cpu_plan, &nodes)?)
+            let translated = self.translate(planner.plan_for(inputs)?);
+            Rc::new(translated.map_err(|(node, msg)| {
+                let node = &planner.nodes()[node];
+                Error::Op { op: node.op.clone(), node: node.name.clone(), msg: format!("webgpu backend: {msg}") }
+            })?)
         };
         self.gpu.check()?;
         let mut plans = self.plans.borrow_mut();
@@ -213,23 +210,16 @@ impl GpuModel {
         weights.entry(key).or_insert_with(|| (Arc::clone(t), self.gpu.upload_f32("weight", &t.to_f32s()))).1.clone()
     }
 
-    fn translate(&self, plan: &Plan, nodes: &[crate::format::Node]) -> Result<GpuPlan, Error> {
+    /// The GPU plan for a CPU plan; a step that cannot run fails with its node index and why.
+    fn translate(&self, plan: &Plan) -> Result<GpuPlan, (usize, String)> {
         let gpu = &self.gpu;
         let slots: Vec<wgpu::Buffer> = plan.slot_sizes.iter().map(|&n| gpu.storage("slot", n)).collect();
         for (slot, data) in &plan.constants {
-            if !data.is_empty() {
-                let bytes: Vec<u8> = data.iter().flat_map(|x| x.to_le_bytes()).collect();
-                gpu.queue.write_buffer(&slots[*slot], 0, &bytes);
-            }
+            gpu.write_f32(&slots[*slot], data);
         }
         let mut commands = Vec::new();
         for step in &plan.steps {
-            let node = &nodes[step.node];
-            self.encode_step(step, &slots, &mut commands).map_err(|msg| Error::Op {
-                op: node.op.clone(),
-                node: node.name.clone(),
-                msg: format!("webgpu backend: {msg}"),
-            })?;
+            self.encode_step(step, &slots, &mut commands).map_err(|msg| (step.node, msg))?;
         }
         Ok(GpuPlan { key: plan.key.clone(), commands, slots, input_slots: plan.input_slots.clone(), outputs: plan.outputs.clone() })
     }
