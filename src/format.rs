@@ -187,13 +187,21 @@ impl ModelJson {
     }
 }
 
+/// The weights manifest of a webinfer or TF.js model.json document.
+pub fn weights_manifest_of(doc: &serde_json::Value, source: &str) -> Result<Vec<WeightsGroup>, Error> {
+    let format = doc.get("format").and_then(|f| f.as_str()).unwrap_or("");
+    if !crate::interop::tfjs::is_tfjs_format(format) {
+        check_format_version(format)?;
+    }
+    match doc.get("weightsManifest") {
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(m) => serde_json::from_value(m.clone()).map_err(|e| Error::Format(format!("{source}: weightsManifest: {e}"))),
+    }
+}
+
 fn check_format_version(format: &str) -> Result<(), Error> {
     let Some(version) = format.strip_prefix("webinfer-graph/") else {
-        let hint = match format {
-            "graph-model" | "layers-model" => " (a TensorFlow.js model, which this version of webinfer cannot load yet)",
-            _ => "",
-        };
-        return Err(Error::Format(format!("unsupported model format {format:?}{hint}; expected {FORMAT:?}")));
+        return Err(Error::Format(format!("unsupported model format {format:?}; expected {FORMAT:?}, \"graph-model\" or \"layers-model\"")));
     };
     let major: u32 = version
         .split('.')
@@ -258,8 +266,8 @@ mod tests {
         let text = r#"{"format":"webinfer-graph/2","graph":{"inputs":[],"outputs":[],"nodes":[]},"weightsManifest":[]}"#;
         let err = ModelJson::parse(text).unwrap_err().to_string();
         assert!(err.contains("webinfer-graph/2") && err.contains("major version 1"), "{err}");
-        let err = ModelJson::parse(r#"{"format":"graph-model"}"#).unwrap_err().to_string();
-        assert!(err.contains("TensorFlow.js"), "{err}");
+        let err = ModelJson::parse(r#"{"format":"onnx"}"#).unwrap_err().to_string();
+        assert!(err.contains("\"onnx\"") && err.contains("graph-model"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,107 @@
+//! TensorFlow interop (tools/make_interop_fixtures.py, committed fixtures): TF.js graph and layers models
+//! loaded directly, and Keras/SavedModel/TF.js files converted, each against real TF.js (same dequantized
+//! weights) and against Keras, within 1e-5.
+
+use std::path::{Path, PathBuf};
+
+use webinfer::Tensor;
+use webinfer_converter::{convert_path, npy, ConvertOptions};
+
+const MODELS: [&str; 3] = ["mlp", "residual", "seq_cnn"];
+const QUANTIZATIONS: [&str; 3] = ["none", "float16", "uint8"];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/interop")
+}
+
+fn inputs(model: &str) -> Vec<Tensor> {
+    (0..)
+        .map(|i| fixtures().join(model).join(format!("input{i}.npy")))
+        .take_while(|p| p.exists())
+        .map(|p| npy::read(&p).unwrap())
+        .collect()
+}
+
+fn keras_output(model: &str) -> Vec<f32> {
+    npy::read(&fixtures().join(model).join("keras_output.npy")).unwrap().to_f32s()
+}
+
+fn tfjs_output(dir: &Path) -> Vec<f32> {
+    let text = std::fs::read_to_string(dir.join("tfjs_output.json")).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["data"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "output lengths differ");
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+fn run(model: &mut webinfer::Model, xs: &[Tensor]) -> Vec<f32> {
+    model.predict(xs).unwrap().remove(0).to_f32s()
+}
+
+fn check(what: &str, got: &[f32], want: &[f32], against: &str) {
+    let d = max_diff(got, want);
+    println!("{what}: max |ours - {against}| = {d:e}");
+    assert!(d <= 1e-5, "{what}: max |ours - {against}| = {d:e} > 1e-5");
+}
+
+#[test]
+fn tfjs_graph_models_match_tfjs_and_keras() {
+    for m in MODELS {
+        let xs = inputs(m);
+        for q in QUANTIZATIONS.iter().chain(&["uint16"]) {
+            let dir = fixtures().join(m).join(format!("tfjs_graph_{q}"));
+            let mut model = webinfer::load_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+            let got = run(&mut model, &xs);
+            check(&format!("{m}/tfjs_graph_{q}"), &got, &tfjs_output(&dir), "TF.js");
+            if *q == "none" {
+                check(&format!("{m}/tfjs_graph_{q}"), &got, &keras_output(m), "Keras");
+            }
+        }
+    }
+}
+
+#[test]
+fn tfjs_layers_models_keras2_and_keras3_styles_match_tfjs_and_keras() {
+    for m in MODELS {
+        let xs = inputs(m);
+        for q in QUANTIZATIONS {
+            let twin = fixtures().join(m).join(format!("tfjs_layers_{q}"));
+            for style in ["tfjs_layers", "tfjs_layers3"] {
+                let dir = fixtures().join(m).join(format!("{style}_{q}"));
+                let mut model = webinfer::load_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+                let got = run(&mut model, &xs);
+                check(&format!("{m}/{style}_{q}"), &got, &tfjs_output(&twin), "TF.js");
+                if q == "none" {
+                    check(&format!("{m}/{style}_{q}"), &got, &keras_output(m), "Keras");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn several_shards_and_groups_are_read() {
+    let json = std::fs::read_to_string(fixtures().join("residual/tfjs_layers3_uint8/model.json")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(doc["weightsManifest"].as_array().unwrap().len() > 3, "split_weights_by_layer gives one group per layer");
+    let json = std::fs::read_to_string(fixtures().join("residual/tfjs_graph_none/model.json")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(doc["weightsManifest"][0]["paths"].as_array().unwrap().len() > 1, "4 KB shards give several");
+}
+
+#[test]
+fn converting_tfjs_dirs_keeps_outputs() {
+    for m in MODELS {
+        let xs = inputs(m);
+        for sub in ["tfjs_graph_uint8", "tfjs_layers3_float16"] {
+            let dir = fixtures().join(m).join(sub);
+            let c = convert_path(&dir, &ConvertOptions::default()).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+            let mut model = webinfer::model_from_bytes(&c.model.to_json(), &c.shards).unwrap();
+            let twin = if sub.starts_with("tfjs_layers") { fixtures().join(m).join("tfjs_layers_float16") } else { dir.clone() };
+            check(&format!("{m}/{sub} converted"), &run(&mut model, &xs), &tfjs_output(&twin), "TF.js");
+        }
+    }
+}
