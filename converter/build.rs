@@ -1,5 +1,6 @@
 fn main() {
     println!("cargo:rerun-if-changed=proto/onnx.proto");
-    let fds = protox::compile(["proto/onnx.proto"], ["proto"]).expect("proto/onnx.proto compiles");
-    prost_build::Config::new().bytes(["."]).compile_fds(fds).expect("prost generates the ONNX types");
+    println!("cargo:rerun-if-changed=proto/tensorflow.proto");
+    let fds = protox::compile(["proto/onnx.proto", "proto/tensorflow.proto"], ["proto"]).expect("the vendored protos compile");
+    prost_build::Config::new().bytes(["."]).compile_fds(fds).expect("prost generates the ONNX and TensorFlow types");
 }

@@ -2,8 +2,10 @@
 //! weight shards. The `webinfer` binary (main.rs) is a thin CLI over this library.
 
 pub mod ir;
+pub mod keras_file;
 pub mod npy;
 pub mod onnx;
+pub mod saved_model;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,14 @@ pub enum ConvertError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum SourceFormat {
     Onnx,
+    /// A Keras 3 `.keras` zip.
+    Keras,
+    /// A legacy Keras `.h5` (Keras 3 or tf_keras).
+    H5,
+    /// A TensorFlow SavedModel directory.
+    SavedModel,
+    /// A TF.js model directory (or a webinfer one, re-sharded and re-quantized).
+    Tfjs,
 }
 
 /// How to convert.
@@ -57,34 +67,78 @@ pub struct Converted {
     pub notes: Vec<String>,
 }
 
-/// Detects the source format from the file's name and first bytes.
+/// Detects the source format from the path (file extension, directory contents) and first bytes.
 pub fn detect_format(path: &Path, head: &[u8]) -> Result<SourceFormat, ConvertError> {
+    if path.is_dir() {
+        if path.join("saved_model.pb").exists() {
+            return Ok(SourceFormat::SavedModel);
+        }
+        if path.join("model.json").exists() {
+            return Ok(SourceFormat::Tfjs);
+        }
+        return Err(ConvertError::Unsupported(format!("{}: a directory without saved_model.pb or model.json", path.display())));
+    }
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "keras" => return Ok(SourceFormat::Keras),
+        "h5" | "hdf5" => return Ok(SourceFormat::H5),
+        "json" => return Ok(SourceFormat::Tfjs),
+        _ => {}
+    }
+    if head.starts_with(b"\x89HDF") {
+        return Ok(SourceFormat::H5);
+    }
+    if head.starts_with(b"PK") {
+        return Ok(SourceFormat::Keras);
+    }
     if ext == "onnx" || head.first() == Some(&0x08) {
         return Ok(SourceFormat::Onnx);
     }
-    let hint = match ext.as_str() {
-        "keras" | "h5" | "hdf5" => " (Keras input is not supported by this build yet)",
-        "json" | "pb" => " (TensorFlow input is not supported by this build yet)",
-        _ => "",
-    };
-    Err(ConvertError::Unsupported(format!("{}: cannot tell the model format{hint}; pass --from onnx if it is ONNX", path.display())))
+    Err(ConvertError::Unsupported(format!("{}: cannot tell the model format; pass --from", path.display())))
 }
 
-/// Converts a model file.
+/// Converts a model file or directory.
 pub fn convert_path(input: &Path, options: &ConvertOptions) -> Result<Converted, ConvertError> {
-    if input.is_dir() {
-        return Err(ConvertError::Unsupported(format!("{}: model directories (SavedModel, TF.js) are not supported by this build yet", input.display())));
-    }
-    let bytes = prost::bytes::Bytes::from(std::fs::read(input).map_err(|e| ConvertError::Io(format!("{}: {e}", input.display())))?);
+    let io = |e: std::io::Error| ConvertError::Io(format!("{}: {e}", input.display()));
+    let head: Vec<u8> = if input.is_file() {
+        use std::io::Read;
+        let mut buf = Vec::new();
+        std::fs::File::open(input).map_err(io)?.take(16).read_to_end(&mut buf).map_err(io)?;
+        buf
+    } else if input.exists() {
+        Vec::new()
+    } else {
+        return Err(ConvertError::Io(format!("{}: no such file or directory", input.display())));
+    };
     let format = match options.from {
         Some(f) => f,
-        None => detect_format(input, &bytes[..bytes.len().min(16)])?,
+        None => detect_format(input, &head)?,
     };
     let source = input.file_name().map_or_else(|| input.display().to_string(), |n| n.to_string_lossy().into_owned());
     match format {
-        SourceFormat::Onnx => convert_onnx(bytes, &source, options),
+        SourceFormat::Onnx => convert_onnx(prost::bytes::Bytes::from(std::fs::read(input).map_err(io)?), &source, options),
+        SourceFormat::Keras => finish(ir_from(keras_file::read_keras(input, &source)?), options),
+        SourceFormat::H5 => finish(ir_from(keras_file::read_h5(input, &source)?), options),
+        SourceFormat::SavedModel => finish(ir_from(saved_model::read(input, &source)?), options),
+        SourceFormat::Tfjs => {
+            let dir = if input.is_dir() { input } else { input.parent().unwrap_or(Path::new(".")) };
+            let (json, shards) = webinfer::read_dir_files(dir)?;
+            match webinfer::read_model(&json, &shards, &dir.join("model.json").display().to_string())? {
+                webinfer::Loaded::Translated(t) => finish(ir_from(t), options),
+                webinfer::Loaded::Ir(model, weights) => {
+                    let g = model.graph;
+                    let weights = weights.into_iter().map(|(k, v)| (k, std::sync::Arc::new(v))).collect();
+                    let generated_by = model.generated_by.unwrap_or_default();
+                    finish(IrGraph { generated_by, inputs: g.inputs, outputs: g.outputs, nodes: g.nodes, weights }, options)
+                }
+            }
+        }
     }
+}
+
+/// A translated TensorFlow model as a converter graph.
+fn ir_from(t: webinfer::interop::Translated) -> IrGraph {
+    IrGraph { generated_by: t.generated_by, inputs: t.inputs, outputs: t.outputs, nodes: t.nodes, weights: t.weights }
 }
 
 /// Converts ONNX model bytes; `source` names the model in messages.

@@ -87,7 +87,7 @@ fn several_shards_and_groups_are_read() {
     let json = std::fs::read_to_string(fixtures().join("residual/tfjs_layers3_uint8/model.json")).unwrap();
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert!(doc["weightsManifest"].as_array().unwrap().len() > 3, "split_weights_by_layer gives one group per layer");
-    let json = std::fs::read_to_string(fixtures().join("residual/tfjs_graph_none/model.json")).unwrap();
+    let json = std::fs::read_to_string(fixtures().join("seq_cnn/tfjs_graph_none/model.json")).unwrap();
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert!(doc["weightsManifest"][0]["paths"].as_array().unwrap().len() > 1, "4 KB shards give several");
 }
@@ -104,4 +104,67 @@ fn converting_tfjs_dirs_keeps_outputs() {
             check(&format!("{m}/{sub} converted"), &run(&mut model, &xs), &tfjs_output(&twin), "TF.js");
         }
     }
+}
+
+#[test]
+fn keras_files_and_saved_models_convert_and_match_keras() {
+    for m in MODELS {
+        let xs = inputs(m);
+        for file in ["model.keras", "model_keras3.h5", "model_tfkeras.h5", "saved_export", "saved_tf"] {
+            let path = fixtures().join(m).join(file);
+            let c = convert_path(&path, &ConvertOptions::default()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let mut model = webinfer::model_from_bytes(&c.model.to_json(), &c.shards).unwrap();
+            check(&format!("{m}/{file}"), &run(&mut model, &xs), &keras_output(m), "Keras");
+        }
+    }
+}
+
+/// A copy of a fixture directory in a temporary directory, with model.json edited by `edit`.
+fn edited_copy(fixture: &str, edit: impl Fn(&mut serde_json::Value)) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = fixtures().join(fixture);
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, tmp.path().join(p.file_name().unwrap())).unwrap();
+    }
+    let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(src.join("model.json")).unwrap()).unwrap();
+    edit(&mut doc);
+    std::fs::write(tmp.path().join("model.json"), doc.to_string()).unwrap();
+    tmp
+}
+
+#[test]
+fn unsupported_ops_and_layers_are_named_with_node_and_file() {
+    let graph = edited_copy("residual/tfjs_graph_none", |doc| {
+        let nodes = doc["modelTopology"]["node"].as_array_mut().unwrap();
+        let relu = nodes.iter_mut().find(|n| n["op"] == "Relu").unwrap();
+        relu["op"] = "Erfinv".into();
+    });
+    let err = webinfer::load_dir(graph.path()).err().expect("an unsupported op must fail").to_string();
+    assert!(err.contains("\"Erfinv\"") && err.contains("block_dw_relu") && err.contains("model.json"), "{err}");
+
+    let layers = edited_copy("residual/tfjs_layers3_none", |doc| {
+        let layers = doc["modelTopology"]["model_config"]["config"]["layers"].as_array_mut().unwrap();
+        let gap = layers.iter_mut().find(|l| l["class_name"] == "GlobalAveragePooling2D").unwrap();
+        gap["class_name"] = "GlobalAveragePooling3D".into();
+    });
+    let err = webinfer::load_dir(layers.path()).err().expect("an unsupported layer must fail").to_string();
+    assert!(err.contains("GlobalAveragePooling3D") && err.contains("\"gap\"") && err.contains("model.json"), "{err}");
+
+    let converted = convert_path(graph.path(), &ConvertOptions::default()).err().expect("conversion must fail too").to_string();
+    assert!(converted.contains("Erfinv"), "{converted}");
+}
+
+#[test]
+fn quantized_conversion_of_keras_files_is_close_and_smaller() {
+    let xs = inputs("seq_cnn");
+    let path = fixtures().join("seq_cnn/model.keras");
+    let plain = convert_path(&path, &ConvertOptions::default()).unwrap();
+    let options = ConvertOptions { quantize: Some(webinfer::weights::QuantizeTo::Float16), ..ConvertOptions::default() };
+    let half = convert_path(&path, &options).unwrap();
+    let size = |c: &webinfer_converter::Converted| c.shards.iter().map(Vec::len).sum::<usize>();
+    assert!(size(&half) * 10 < size(&plain) * 6, "float16 shards {} vs float32 {}", size(&half), size(&plain));
+    let mut model = webinfer::model_from_bytes(&half.model.to_json(), &half.shards).unwrap();
+    let d = max_diff(&run(&mut model, &xs), &keras_output("seq_cnn"));
+    assert!(d < 1e-2 && d > 0.0, "float16 weights: max diff {d:e}");
 }
