@@ -25,6 +25,8 @@ apt_packages=()
 command -v chromium >/dev/null || apt_packages+=(chromium)
 command -v chromedriver >/dev/null || apt_packages+=(chromium-driver)
 command -v firefox-esr >/dev/null || apt_packages+=(firefox-esr)
+# libhdf5 for the converter's Keras .h5/.keras reader (hdf5-metno links the system library).
+command -v pkg-config >/dev/null && pkg-config --exists hdf5 || apt_packages+=(libhdf5-dev pkg-config)
 [ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] || [ -e /usr/share/vulkan/icd.d/lvp_icd.json ] || apt_packages+=(mesa-vulkan-drivers)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || say "not running as root: using sudo for apt-get"

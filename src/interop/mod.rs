@@ -133,6 +133,7 @@ impl Builder {
     }
 
     pub fn define(&mut self, id: &str, physical: String, rank: Option<usize>, nchw: bool) {
+        let rank = rank.or_else(|| self.weights.get(&physical).map(|t| t.shape.len()));
         self.values.insert(id.to_string(), Value { physical, rank, nchw });
     }
 
@@ -152,17 +153,42 @@ impl Builder {
         self.weights.get(&v.physical).cloned()
     }
 
-    /// Appends a node and returns the physical name of its (first) output.
+    /// Appends a node and returns the physical name of its (first) output. A node whose inputs are all
+    /// constants is evaluated now and becomes a constant itself.
     pub fn node(&mut self, name: &str, op: &str, inputs: Vec<String>, attrs: Attrs) -> String {
         let out = self.fresh(name);
-        self.nodes.push(Node {
+        let node = Node {
             name: out.clone(),
             op: op.into(),
             inputs,
             outputs: vec![out.clone()],
             attrs: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<BTreeMap<_, _>>(),
-        });
+        };
+        match self.evaluate(&node) {
+            Some(t) => {
+                self.weights.insert(out.clone(), Arc::new(t));
+            }
+            None => self.nodes.push(node),
+        }
         out
+    }
+
+    /// The value of a node whose inputs are all constants.
+    fn evaluate(&self, node: &Node) -> Option<Tensor> {
+        let weights: HashMap<String, Arc<Tensor>> =
+            node.inputs.iter().filter(|i| !i.is_empty()).map(|i| self.weights.get(i).map(|t| (i.clone(), Arc::clone(t)))).collect::<Option<_>>()?;
+        if weights.is_empty() {
+            return None;
+        }
+        let json = ModelJson {
+            format: FORMAT.into(),
+            generated_by: None,
+            converted_by: None,
+            graph: Graph { inputs: vec![], outputs: vec![ValueInfo { name: node.outputs[0].clone(), dtype: DType::Float32, shape: vec![] }], nodes: vec![node.clone()] },
+            weights_manifest: Vec::new(),
+        };
+        let mut model = Model::from_shared(&json, weights).ok()?;
+        model.predict(&[]).ok()?.into_iter().next()
     }
 
     /// The physical name of `id` in its logical layout.
@@ -205,14 +231,35 @@ impl Builder {
     pub fn output(&mut self, id: &str, name: &str) -> Result<(), Error> {
         let physical = self.plain(id)?;
         let rank = self.rank(id);
-        let out = if self.weights.contains_key(&physical) || self.inputs.iter().any(|i| i.name == physical) || self.outputs.iter().any(|o| o.name == physical) {
+        let fixed = self.weights.contains_key(&physical) || self.inputs.iter().any(|i| i.name == physical) || self.outputs.iter().any(|o| o.name == physical);
+        let out = if fixed {
             self.node(name, "Identity", vec![physical], vec![])
+        } else if physical != name && !self.taken.contains(name) {
+            self.rename(&physical, name);
+            name.to_string()
         } else {
             physical
         };
         let shape = (0..rank.unwrap_or(0)).map(|i| Dim::Symbol(format!("d{i}"))).collect();
         self.outputs.push(ValueInfo { name: out, dtype: DType::Float32, shape });
         Ok(())
+    }
+
+    /// Renames a node output everywhere it is written or read.
+    fn rename(&mut self, from: &str, to: &str) {
+        self.taken.insert(to.to_string());
+        for node in &mut self.nodes {
+            for name in node.outputs.iter_mut().chain(node.inputs.iter_mut()) {
+                if name == from {
+                    *name = to.to_string();
+                }
+            }
+        }
+        for v in self.values.values_mut() {
+            if v.physical == from {
+                v.physical = to.to_string();
+            }
+        }
     }
 
     /// An elementwise binary op with TensorFlow broadcasting, keeping NCHW storage where it can.
@@ -226,6 +273,11 @@ impl Builder {
                 Some(self.nchw_broadcastable(&t, name)?)
             } else if self.rank(other) == Some(4) {
                 Some(self.nchw(other, op, name)?)
+            } else if let Some(r) = self.rank(other).filter(|&r| r < 4) {
+                let p = self.plain(other)?;
+                let axes: Vec<i64> = (0..(4 - r) as i64).collect();
+                let lifted = if axes.is_empty() { p } else { self.node(&format!("{name}/rank4"), "Unsqueeze", vec![p], vec![("axes", Attr::Ints(axes))]) };
+                Some(self.node(&format!("{name}/nchw_operand"), "Transpose", vec![lifted], vec![("perm", Attr::Ints(TO_NCHW.to_vec()))]))
             } else {
                 None
             };
