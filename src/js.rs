@@ -7,7 +7,7 @@ use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::format::{Dim, ModelJson, ValueInfo};
+use crate::format::{Dim, ValueInfo};
 use crate::gpu::{Gpu, GpuModel};
 use crate::tensor::Tensor;
 use crate::Error;
@@ -233,9 +233,14 @@ impl Model {
         let model_url = absolute_url(&url)?;
         let text = fetch(&model_url, &init).await?.text()?;
         let json_text = JsFuture::from(text).await?.as_string().ok_or_else(|| js_err(format!("{model_url}: body is not text")))?;
-        let json = ModelJson::parse(&json_text).map_err(|e| js_err(format!("{model_url}: {e}")))?;
-        let urls: Vec<String> = json.weights_manifest.iter().flat_map(|g| &g.paths).map(|p| resolve_url(p, &model_url)).collect::<Result<_, _>>()?;
-        let total: u64 = json.weights_manifest.iter().flat_map(|g| &g.shards).map(|s| s.byte_length).sum();
+        let doc: serde_json::Value = serde_json::from_str(&json_text).map_err(|e| js_err(format!("{model_url} is not valid JSON: {e}")))?;
+        let manifest = crate::format::weights_manifest_of(&doc, &model_url).map_err(js_err)?;
+        drop(doc);
+        let urls: Vec<String> = manifest.iter().flat_map(|g| &g.paths).map(|p| resolve_url(p, &model_url)).collect::<Result<_, _>>()?;
+        let total: u64 = manifest
+            .iter()
+            .map(|g| if g.shards.is_empty() { g.weights.iter().map(|w| w.byte_len() as u64).sum() } else { g.shards.iter().map(|s| s.byte_length).sum::<u64>() })
+            .sum();
         let received = Rc::new(Cell::new(0usize));
         let report = {
             let received = received.clone();
@@ -260,7 +265,7 @@ impl Model {
         });
         let shards: Vec<Vec<u8>> = futures_util::future::try_join_all(fetches).await?;
         let mut i = 0;
-        for group in &json.weights_manifest {
+        for group in &manifest {
             for (j, info) in group.shards.iter().enumerate() {
                 crate::weights::verify_shard(Some(info), &shards[i + j], &urls[i + j]).map_err(js_err)?;
             }
@@ -270,7 +275,11 @@ impl Model {
             let _ = f.call1(&JsValue::NULL, &JsValue::from_f64(1.0));
         }
         let size = shards.iter().map(Vec::len).sum::<usize>() + json_text.len();
-        let inner = crate::model_from_bytes(&json_text, &shards).map_err(js_err)?;
+        let inner = match crate::read_model(&json_text, &shards, &model_url).map_err(js_err)? {
+            crate::Loaded::Ir(json, weights) => crate::Model::new(&json, weights),
+            crate::Loaded::Translated(t) => t.into_model(),
+        }
+        .map_err(js_err)?;
         Model::with_backend(inner, backend, size as f64, &options).await
     }
 

@@ -381,3 +381,45 @@ async fn named_inputs_and_outputs_round_trip_through_js() {
     let msg = js_message(model.predict_sync(&Float32Array::from(&[1.0f32, 2.0][..]).into(), &JsValue::UNDEFINED).err().unwrap());
     assert!(msg.contains("2 inputs"), "{msg}");
 }
+
+/// The `data` array of a tfjs_output.json reference.
+fn reference(json: &str) -> Vec<f32> {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    v["data"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+}
+
+macro_rules! fixture_files {
+    ($dir:literal, $base:literal, [$($shard:literal),*]) => {
+        vec![
+            (concat!($base, "model.json").to_string(), include_bytes!(concat!("fixtures/interop/", $dir, "/model.json")).to_vec()),
+            $((concat!($base, $shard).to_string(), include_bytes!(concat!("fixtures/interop/", $dir, "/", $shard)).to_vec()),)*
+        ]
+    };
+}
+
+#[wasm_bindgen_test]
+async fn tfjs_graph_and_keras3_layers_models_load_and_match_tfjs() {
+    let x = f32s(npy_data(include_bytes!("fixtures/interop/seq_cnn/input0.npy")));
+    let graph = fixture_files!(
+        "seq_cnn/tfjs_graph_none",
+        "https://models.example/graph/",
+        ["group1-shard1of7.bin", "group1-shard2of7.bin", "group1-shard3of7.bin", "group1-shard4of7.bin", "group1-shard5of7.bin", "group1-shard6of7.bin", "group1-shard7of7.bin"]
+    );
+    let layers = fixture_files!(
+        "seq_cnn/tfjs_layers3_uint8",
+        "https://models.example/layers/",
+        ["group1-shard1of1.bin", "group2-shard1of1.bin", "group3-shard1of2.bin", "group3-shard2of2.bin", "group4-shard1of1.bin", "group5-shard1of1.bin"]
+    );
+    let cases = [
+        (graph, "https://models.example/graph/model.json", reference(include_str!("fixtures/interop/seq_cnn/tfjs_graph_none/tfjs_output.json"))),
+        (layers, "https://models.example/layers/model.json", reference(include_str!("fixtures/interop/seq_cnn/tfjs_layers_uint8/tfjs_output.json"))),
+    ];
+    for (files, url, want) in cases {
+        let _fetch = FakeFetch::install(&files);
+        let mut model = load(url, None).await.unwrap_or_else(|e| panic!("{url}: {}", js_message(e)));
+        let (y, shape) = predict_js(&mut model, &x, &[2.0, 12.0, 12.0, 3.0]).await;
+        assert_eq!(shape, vec![2.0, 5.0]);
+        let d = y.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(d <= 1e-5, "{url} on {}: max |ours - TF.js| = {d:e}", model.backend());
+    }
+}
