@@ -312,11 +312,13 @@ fn read_variables(prefix_dir: &Path, source: &str) -> Result<HashMap<String, Ten
         if !matches!(entry.dtype, DT_FLOAT | DT_DOUBLE | DT_HALF | DT_INT32 | DT_INT64 | DT_BOOL) {
             continue;
         }
-        if !data.contains_key(&entry.shard_id) {
-            let p = prefix_dir.join(format!("variables.data-{:05}-of-{shards:05}", entry.shard_id));
-            data.insert(entry.shard_id, std::fs::read(&p).map_err(|e| ConvertError::Io(format!("{}: {e}", p.display())))?);
-        }
-        let bytes = &data[&entry.shard_id];
+        let bytes = match data.entry(entry.shard_id) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let p = prefix_dir.join(format!("variables.data-{:05}-of-{shards:05}", entry.shard_id));
+                v.insert(std::fs::read(&p).map_err(|e| ConvertError::Io(format!("{}: {e}", p.display())))?)
+            }
+        };
         let (start, end) = (entry.offset as usize, (entry.offset + entry.size) as usize);
         let slice = bytes.get(start..end).ok_or_else(|| parse_err(source, format!("checkpoint entry {key:?}: bytes {start}..{end} are past the end of its shard")))?;
         let t = tensor_from_bytes(entry.dtype, dims(entry.shape.as_ref()), slice, &key).map_err(|e| parse_err(source, e))?;
@@ -338,8 +340,11 @@ fn varint(b: &[u8], pos: &mut usize) -> Result<u64, String> {
     Err("varint too long".into())
 }
 
+/// One key/value entry of a table.
+type TableEntry = (Vec<u8>, Vec<u8>);
+
 /// The key/value entries of one uncompressed table block.
-fn read_block(table: &[u8], offset: u64, size: u64) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+fn read_block(table: &[u8], offset: u64, size: u64) -> Result<Vec<TableEntry>, String> {
     let (start, end) = (offset as usize, (offset + size) as usize);
     let block = table.get(start..end).ok_or("block past the end of the table")?;
     match table.get(end) {
@@ -372,7 +377,7 @@ fn read_block(table: &[u8], offset: u64, size: u64) -> Result<Vec<(Vec<u8>, Vec<
 }
 
 /// Every entry of a LevelDB-format table (footer → index block → data blocks).
-fn read_table(table: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+fn read_table(table: &[u8]) -> Result<Vec<TableEntry>, String> {
     const MAGIC: u64 = 0xdb47_7524_8b80_fb57;
     if table.len() < 48 || u64::from_le_bytes(table[table.len() - 8..].try_into().unwrap()) != MAGIC {
         return Err("not a table (bad footer magic)".into());

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{Builder, ConvSpec, Padding, Translated};
+use super::{BatchNormParams, Builder, ConvSpec, Padding, PoolWindow, Translated};
 use crate::format::{Attr, DType, Dim};
 use crate::tensor::Tensor;
 use crate::Error;
@@ -282,7 +282,7 @@ impl Ctx<'_> {
                     v => pair(v, 1),
                 };
                 let p = self.padding(layer)?;
-                self.b.pool2d(&id, name, &x, layer.class == "MaxPooling2D", k, s, p)?;
+                self.b.pool2d(&id, name, &x, layer.class == "MaxPooling2D", PoolWindow { kernel: k, strides: s, padding: p })?;
             }
             "GlobalAveragePooling2D" | "GlobalMaxPooling2D" => {
                 self.check_channels_last(layer)?;
@@ -327,7 +327,7 @@ impl Ctx<'_> {
                 let beta = if center { it.next() } else { None };
                 let (mean, var) = (it.next().unwrap_or_default(), it.next().unwrap_or_default());
                 let eps = c.get("epsilon").and_then(Value::as_f64).unwrap_or(1e-3) as f32;
-                self.b.batchnorm(&id, name, &x, gamma, beta, mean, var, eps)?;
+                self.b.batchnorm(&id, name, &x, BatchNormParams { gamma, beta, mean, var, eps })?;
             }
             "Activation" => {
                 let x = self.one_input(layer)?;
@@ -341,8 +341,8 @@ impl Ctx<'_> {
                     return Err(self.err(layer, "a non-zero threshold is not supported"));
                 }
                 match (max, slope) {
-                    (None, s) if s == 0.0 => self.b.unary(&id, name, "Relu", &x, vec![])?,
-                    (Some(m), s) if s == 0.0 => self.b.clip(&id, name, &x, 0.0, m as f32)?,
+                    (None, 0.0) => self.b.unary(&id, name, "Relu", &x, vec![])?,
+                    (Some(m), 0.0) => self.b.clip(&id, name, &x, 0.0, m as f32)?,
                     (None, s) => self.b.unary(&id, name, "LeakyRelu", &x, vec![("alpha", Attr::Float(s))])?,
                     (Some(m), s) => {
                         let leaky = format!("{id}/leaky");

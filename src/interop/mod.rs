@@ -424,6 +424,22 @@ pub(crate) struct ConvSpec<'a> {
     pub activation: Option<&'a str>,
 }
 
+/// A pooling window in TensorFlow terms.
+pub(crate) struct PoolWindow {
+    pub kernel: [i64; 2],
+    pub strides: [i64; 2],
+    pub padding: Padding,
+}
+
+/// Inference batch-norm statistics; absent gamma/beta mean 1/0.
+pub(crate) struct BatchNormParams {
+    pub gamma: Option<Vec<f32>>,
+    pub beta: Option<Vec<f32>>,
+    pub mean: Vec<f32>,
+    pub var: Vec<f32>,
+    pub eps: f32,
+}
+
 #[derive(Clone, Debug)]
 pub(crate) enum Padding {
     Same,
@@ -504,7 +520,8 @@ impl Builder {
     }
 
     /// Max or average pooling of NHWC `x` (average excludes padding, as TensorFlow does).
-    pub fn pool2d(&mut self, id: &str, name: &str, x: &str, max: bool, kernel: [i64; 2], strides: [i64; 2], padding: Padding) -> Result<(), Error> {
+    pub fn pool2d(&mut self, id: &str, name: &str, x: &str, max: bool, window: PoolWindow) -> Result<(), Error> {
+        let PoolWindow { kernel, strides, padding } = window;
         let op = if max { "MaxPool" } else { "AveragePool" };
         let xp = self.nchw(x, op, name)?;
         let mut attrs: Attrs = vec![("kernel_shape", Attr::Ints(kernel.to_vec())), ("strides", Attr::Ints(strides.to_vec()))];
@@ -515,7 +532,8 @@ impl Builder {
     }
 
     /// Inference batch normalization over the last (channel) axis with constant statistics.
-    pub fn batchnorm(&mut self, id: &str, name: &str, x: &str, gamma: Option<Vec<f32>>, beta: Option<Vec<f32>>, mean: Vec<f32>, var: Vec<f32>, eps: f32) -> Result<(), Error> {
+    pub fn batchnorm(&mut self, id: &str, name: &str, x: &str, params: BatchNormParams) -> Result<(), Error> {
+        let BatchNormParams { gamma, beta, mean, var, eps } = params;
         let c = mean.len();
         let gamma = gamma.unwrap_or_else(|| vec![1.0; c]);
         let beta = beta.unwrap_or_else(|| vec![0.0; c]);

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Builder, ConvSpec, Padding, Translated};
+use super::{BatchNormParams, Builder, ConvSpec, Padding, PoolWindow, Translated};
 use crate::format::{Attr, DType, Dim};
 use crate::tensor::Tensor;
 use crate::Error;
@@ -269,7 +269,7 @@ impl Ctx<'_> {
                 self.check_nhwc(node)?;
                 let x = self.input(node, 0)?;
                 let (k, s, p) = (self.nhwc_pair(node, "ksize")?, self.nhwc_pair(node, "strides")?, self.padding(node)?);
-                self.b.pool2d(&id, name, &x, op == "MaxPool", k, s, p)?;
+                self.b.pool2d(&id, name, &x, op == "MaxPool", PoolWindow { kernel: k, strides: s, padding: p })?;
             }
             "Mean" | "Sum" | "Max" | "Min" | "Prod" => {
                 let x = self.input(node, 0)?;
@@ -285,7 +285,7 @@ impl Ctx<'_> {
                 let x = self.input(node, 0)?;
                 let p: Vec<Vec<f32>> = (1..5).map(|i| self.const_floats(node, i, "batch norm parameter")).collect::<Result<_, _>>()?;
                 let [g, b, m, v] = <[Vec<f32>; 4]>::try_from(p).expect("four parameters");
-                self.b.batchnorm(&id, name, &x, Some(g), Some(b), m, v, node.float("epsilon", 1e-3))?;
+                self.b.batchnorm(&id, name, &x, BatchNormParams { gamma: Some(g), beta: Some(b), mean: m, var: v, eps: node.float("epsilon", 1e-3) })?;
             }
             "Reshape" => {
                 let x = self.b.plain(&self.input(node, 0)?)?;
