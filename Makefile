@@ -7,7 +7,7 @@ ONNX_VENV ?= $(CURDIR)/.venv-onnx
 TF_VENV ?= $(CURDIR)/.venv-tf
 BROWSER_TEST = WASM_BINDGEN_TEST_TIMEOUT=180 cargo test --release --target wasm32-unknown-unknown -p webinfer --test web
 
-.PHONY: all bootstrap build pkg www-pkg demo-model demo test test-native test-chromium test-firefox test-page test-bench-smoke lint bench bench-models bench-cpu bench-convert clean
+.PHONY: all bootstrap build pkg www-pkg demo-model demo test test-native test-chromium test-firefox test-page test-bench-smoke lint bench bench-models bench-cpu bench-convert interop-fixtures clean
 
 all: build
 
@@ -56,6 +56,10 @@ bench: pkg bench-models
 bench-models: bootstrap
 	test -f bench/models/mobilenetv2/model.onnx || $(TF_VENV)/bin/python tools/make_bench_models.py --only mobilenetv2
 	cargo run --release --bin webinfer -- convert bench/models/mobilenetv2/model.onnx bench/models/mobilenetv2/webinfer
+
+# Regenerates tests/fixtures/interop (Keras/SavedModel/TF.js models and their Keras and TF.js outputs).
+interop-fixtures:
+	$(TF_VENV)/bin/python tools/make_interop_fixtures.py
 
 bench-cpu: pkg
 	node bench/cpu.mjs
