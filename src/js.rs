@@ -275,11 +275,7 @@ impl Model {
             let _ = f.call1(&JsValue::NULL, &JsValue::from_f64(1.0));
         }
         let size = shards.iter().map(Vec::len).sum::<usize>() + json_text.len();
-        let inner = match crate::read_model(&json_text, &shards, &model_url).map_err(js_err)? {
-            crate::Loaded::Ir(json, weights) => crate::Model::new(&json, weights),
-            crate::Loaded::Translated(t) => t.into_model(),
-        }
-        .map_err(js_err)?;
+        let inner = crate::read_model(&json_text, &shards, &model_url).and_then(crate::Loaded::into_model).map_err(js_err)?;
         Model::with_backend(inner, backend, size as f64, &options).await
     }
 

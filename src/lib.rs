@@ -51,10 +51,7 @@ pub fn version() -> &'static str {
 /// verifying each shard's length and sha256 where the manifest records them. Reads webinfer models and
 /// TF.js graph and layers models.
 pub fn model_from_bytes(model_json: &str, shards: &[Vec<u8>]) -> Result<Model, Error> {
-    match read_model(model_json, shards, "model.json")? {
-        Loaded::Ir(json, weights) => Model::new(&json, weights),
-        Loaded::Translated(t) => t.into_model(),
-    }
+    read_model(model_json, shards, "model.json")?.into_model()
 }
 
 /// A model document with its weights decoded.
@@ -63,6 +60,16 @@ pub enum Loaded {
     Ir(format::ModelJson, std::collections::HashMap<String, Tensor>),
     /// A TF.js model, translated into the IR.
     Translated(interop::Translated),
+}
+
+impl Loaded {
+    /// A runnable model.
+    pub fn into_model(self) -> Result<Model, Error> {
+        match self {
+            Loaded::Ir(json, weights) => Model::new(&json, weights),
+            Loaded::Translated(t) => t.into_model(),
+        }
+    }
 }
 
 /// Parses model.json (webinfer or TF.js), checks and decodes the shards; `source` names it in messages.
@@ -97,10 +104,7 @@ pub fn read_model(model_json: &str, shards: &[Vec<u8>], source: &str) -> Result<
 #[cfg(not(target_arch = "wasm32"))]
 pub fn load_dir(dir: &std::path::Path) -> Result<Model, Error> {
     let (json, shards) = read_dir_files(dir)?;
-    match read_model(&json, &shards, &dir.join("model.json").display().to_string())? {
-        Loaded::Ir(json, weights) => Model::new(&json, weights),
-        Loaded::Translated(t) => t.into_model(),
-    }
+    read_model(&json, &shards, &dir.join("model.json").display().to_string())?.into_model()
 }
 
 /// Reads model.json and its shards (in manifest order) from a directory.
