@@ -7,7 +7,7 @@ ONNX_VENV ?= $(CURDIR)/.venv-onnx
 TF_VENV ?= $(CURDIR)/.venv-tf
 BROWSER_TEST = WASM_BINDGEN_TEST_TIMEOUT=180 cargo test --release --target wasm32-unknown-unknown -p webinfer --test web
 
-.PHONY: all bootstrap build pkg www-pkg demo-model demo test test-native test-chromium test-firefox test-page test-bench-smoke lint bench bench-models bench-cpu bench-convert interop-fixtures clean
+.PHONY: all bootstrap build pkg test-root-commands test-doc-commands www-pkg demo-model demo test test-native test-chromium test-firefox test-page test-bench-smoke lint bench bench-models bench-cpu bench-convert interop-fixtures clean
 
 all: build
 
@@ -19,7 +19,7 @@ build: bootstrap
 	cargo build --release --target wasm32-unknown-unknown --lib
 
 pkg: bootstrap
-	wasm-pack build --release --target web --out-dir pkg . -- -p webinfer
+	wasm-pack build --release --target web
 
 demo-model: bootstrap
 	@./tools/demo-model.sh
@@ -30,17 +30,28 @@ www-pkg: pkg
 demo: www-pkg demo-model
 	python3 tools/serve.py --dir www --port $(PORT)
 
-test: bootstrap test-native test-chromium test-firefox test-page test-bench-smoke lint
+test: bootstrap test-root-commands test-native test-chromium test-firefox test-page test-bench-smoke test-doc-commands lint
 	@echo "make test: all suites passed"
+
+# What a new user types at the root, bare: a workspace member that cannot build for wasm32 must never break these.
+test-root-commands: bootstrap
+	wasm-pack build
+	wasm-pack build --release --target web
+	wasm-pack test --headless --chrome
+	$(MAKE) build
+
+# Every shell command in README.md and docs/API.md, run as written (tools/check_doc_commands.py).
+test-doc-commands: bootstrap
+	python3 tools/check_doc_commands.py
 
 test-native:
 	cargo test --workspace
 
 test-chromium:
-	CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_WEBDRIVER_JSON=$(CURDIR)/tools/webdriver.json $(BROWSER_TEST)
+	WEBINFER_EXPECT_WEBGPU=1 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_WEBDRIVER_JSON=$(CURDIR)/tools/webdriver.json $(BROWSER_TEST)
 
 test-firefox:
-	GECKODRIVER=$(TOOLS)/bin/geckodriver $(BROWSER_TEST)
+	WEBINFER_EXPECT_WEBGPU=0 GECKODRIVER=$(TOOLS)/bin/geckodriver $(BROWSER_TEST)
 
 test-page: www-pkg demo-model
 	npm test

@@ -52,15 +52,30 @@ async fn from_bytes(json: &str, shards: &[&[u8]], backend: &str) -> Result<webin
     webinfer::js::Model::from_bytes(JsValue::from_str(json), shards, Some(options)).await
 }
 
-/// Headless Chromium here runs with --enable-unsafe-webgpu (a SwiftShader adapter); Firefox ESR has no WebGPU.
-fn browser_has_webgpu() -> bool {
-    let agent = Reflect::get(&Reflect::get(&js_sys::global(), &"navigator".into()).unwrap(), &"userAgent".into()).unwrap().as_string().unwrap();
-    agent.contains("Chrome/")
+thread_local! {
+    static HAS_WEBGPU: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+}
+
+/// Whether this browser hands out a WebGPU adapter (headless Chromium with --enable-unsafe-webgpu has SwiftShader;
+/// Firefox ESR has none). `WEBINFER_EXPECT_WEBGPU=1|0` at build time (`make test-chromium`, `make test-firefox`)
+/// turns the probe into an assertion, so a lost browser flag fails the suite instead of skipping the GPU half.
+async fn browser_has_webgpu() -> bool {
+    if let Some(known) = HAS_WEBGPU.get() {
+        return known;
+    }
+    let found = webinfer::gpu::Gpu::request().await.is_ok();
+    match option_env!("WEBINFER_EXPECT_WEBGPU") {
+        Some("1") => assert!(found, "this browser was expected to have WebGPU (is --enable-unsafe-webgpu set?)"),
+        Some("0") => assert!(!found, "this browser was expected to have no WebGPU"),
+        _ => {}
+    }
+    HAS_WEBGPU.set(Some(found));
+    found
 }
 
 /// What `backend: "auto"` must pick in this browser.
-fn auto_backend() -> &'static str {
-    if browser_has_webgpu() {
+async fn auto_backend() -> &'static str {
+    if browser_has_webgpu().await {
         "webgpu"
     } else {
         "cpu"
@@ -77,7 +92,7 @@ async fn js_api_runs_a_dense_layer_with_batch_two() {
     let (json, shards) = tiny_dense();
     let shards: Vec<&[u8]> = shards.iter().map(|s| &s[..]).collect();
     let mut model = from_bytes(&json, &shards, "auto").await.unwrap();
-    assert_eq!(model.backend(), auto_backend());
+    assert_eq!(model.backend(), auto_backend().await);
     let x = Float32Array::from(&[1.0f32, 2.0, 3.0, -1.0, 0.0, 1.0][..]);
     let promise = model.predict(x.into(), None);
     let out = wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
@@ -149,7 +164,7 @@ async fn mnist_models_match_onnxruntime_in_the_browser() {
         for backend in ["auto", "cpu"] {
             let mut model = from_bytes(json, &[shard], backend).await.unwrap();
             let used = model.backend();
-            assert_eq!(used, if backend == "auto" { auto_backend() } else { "cpu" }, "backend {backend:?}");
+            assert_eq!(used, if backend == "auto" { auto_backend().await } else { "cpu" }, "backend {backend:?}");
             let tolerance = if used == "webgpu" { 1e-4 } else { 1e-5 };
             let (got, shape) = predict_js(&mut model, &x, &[64.0, 28.0, 28.0, 1.0]).await;
             assert_eq!(shape, vec![64.0, 10.0]);
@@ -170,13 +185,13 @@ async fn webgpu_is_used_where_the_browser_has_it_and_a_clear_error_where_not() {
     let shard: &[u8] = include_bytes!("fixtures/mnist/converted/mlp/group1-shard1of1.bin");
     match from_bytes(json, &[shard], "webgpu").await {
         Ok(model) => {
-            assert!(browser_has_webgpu(), "webgpu worked in a browser without it");
+            assert!(browser_has_webgpu().await, "webgpu worked in a browser without it");
             assert_eq!(model.backend(), "webgpu");
             assert!(model.adapter().is_some());
             assert_eq!(model.cpu_reason(), None);
         }
         Err(e) => {
-            assert!(!browser_has_webgpu(), "webgpu failed in Chromium: {}", js_message(e));
+            assert!(!browser_has_webgpu().await, "webgpu failed in Chromium: {}", js_message(e));
             let msg = js_message(e);
             assert!(msg.contains("backend \"webgpu\"") && msg.contains("no WebGPU adapter"), "{msg}");
             let model = from_bytes(json, &[shard], "auto").await.unwrap();
@@ -188,7 +203,7 @@ async fn webgpu_is_used_where_the_browser_has_it_and_a_clear_error_where_not() {
 
 #[wasm_bindgen_test]
 async fn every_kernel_compiles_with_the_browsers_shader_compiler() {
-    if !browser_has_webgpu() {
+    if !browser_has_webgpu().await {
         assert!(webinfer::gpu::Gpu::request().await.is_err(), "this browser was expected to have no WebGPU");
         return;
     }
@@ -209,12 +224,12 @@ async fn a_lost_gpu_device_switches_the_model_to_the_cpu() {
     let options = Object::new();
     Reflect::set(&options, &"onDeviceLost".into(), &record).unwrap();
     let mut model = webinfer::js::Model::from_bytes(JsValue::from_str(json), shards, Some(options)).await.unwrap();
-    assert_eq!(model.backend(), auto_backend());
+    assert_eq!(model.backend(), auto_backend().await);
     model.simulate_device_loss();
     let (got, _) = predict_js(&mut model, &x[..784 * 4], &[4.0, 28.0, 28.0, 1.0]).await;
     assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() <= 1e-5), "predictions after the loss are wrong");
     assert_eq!(model.backend(), "cpu");
-    if browser_has_webgpu() {
+    if browser_has_webgpu().await {
         assert_eq!(reports.length(), 1, "onDeviceLost was not called once");
         assert!(model.cpu_reason().unwrap().contains("lost"), "{:?}", model.cpu_reason());
     } else {

@@ -7,13 +7,18 @@ For each model in MODELS, built twice with the same weights (Keras 3 and tf_kera
 - tfjs_layers_{none,float16,uint8}/ (Keras 2 style, from the tf_keras .h5) and
   tfjs_layers3_{none,float16,uint8}/ (Keras 3 style, from model.keras)
 - input.npy (a seeded batch of 2) and keras_output.npy (Keras 3 `model(input)`)
+- the SavedModel layouts people produce from the same Keras 3 model (`--saved-layouts` redoes only these, from the
+  committed model.keras): saved_book/0001 (`tf.saved_model.save(model, ...)`, the book's
+  my_mnist_model/0001) and saved_module (a `tf.Module` holding the model, saved with two explicit
+  `@tf.function(input_signature=...)` signatures: serving_default, and "percent" = 100 * model(x), whose
+  reference is keras_output_percent.npy)
 Small shard sizes and split-by-layer groups make several shards and groups.
 Then tools/tfjs_reference.mjs runs real TF.js (@tensorflow/tfjs in Node, bench/node_modules) on every
 tfjs_* directory it can load and writes tfjs_output.json beside it. TF.js cannot load Keras 3 style
 layers models; those are checked against their Keras 2 twins, which hold the same dequantized weights.
 
 Needs the pinned TensorFlow environment (tools/requirements-interop.txt); CI never runs this.
-Usage: python tools/make_interop_fixtures.py
+Usage: python tools/make_interop_fixtures.py [--saved-layouts]
 """
 import json
 import os
@@ -161,10 +166,53 @@ def make(name, build):
     tfjs_convert(os.path.join(out, "saved_tf"), os.path.join(out, "tfjs_graph_uint16"), "tf_saved_model", "tfjs_graph_model", "uint16")
 
 
+def saved_layouts(name):
+    """The book's layout and a tf.Module with explicit signatures, from the committed model.keras."""
+    import keras
+    import tensorflow as tf
+
+    out = os.path.join(OUT, name)
+    model = keras.saving.load_model(os.path.join(out, "model.keras"))
+    xs = [np.load(os.path.join(out, f"input{i}.npy")) for i in range(len(model.inputs))]
+    want = np.load(os.path.join(out, "keras_output.npy"))
+    got = model(xs if len(xs) > 1 else xs[0], training=False).numpy()
+    assert np.abs(got - want).max() < 1e-6, "model.keras no longer reproduces keras_output.npy"
+
+    book = os.path.join(out, "saved_book")
+    shutil.rmtree(book, ignore_errors=True)
+    tf.saved_model.save(model, os.path.join(book, "0001"))
+
+    specs = [tf.TensorSpec((None,) + tuple(t.shape[1:]), tf.float32, name=t.name.split(":")[0]) for t in model.inputs]
+
+    class Served(tf.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def call(self, xs):
+            return self.model(list(xs) if len(xs) > 1 else xs[0], training=False)
+
+    module = Served(model)
+    if len(specs) == 1:
+        serve = tf.function(lambda x: {"probs": module.call([x])}, input_signature=specs)
+        percent = tf.function(lambda x: {"percent": 100.0 * module.call([x])}, input_signature=specs)
+    else:
+        serve = tf.function(lambda a, b: {"probs": module.call([a, b])}, input_signature=specs)
+        percent = tf.function(lambda a, b: {"percent": 100.0 * module.call([a, b])}, input_signature=specs)
+    module.serve, module.percent = serve, percent
+    saved = os.path.join(out, "saved_module")
+    shutil.rmtree(saved, ignore_errors=True)
+    tf.saved_model.save(module, saved, signatures={"serving_default": serve, "percent": percent})
+    np.save(os.path.join(out, "keras_output_percent.npy"), (100.0 * got).astype("float32"))
+
+
 def main():
-    for name, build in MODELS.items():
-        make(name, build)
-    run("node", os.path.join(ROOT, "tools", "tfjs_reference.mjs"), OUT)
+    if "--saved-layouts" not in sys.argv:
+        for name, build in MODELS.items():
+            make(name, build)
+        run("node", os.path.join(ROOT, "tools", "tfjs_reference.mjs"), OUT)
+    for name in MODELS:
+        saved_layouts(name)
 
 
 if __name__ == "__main__":

@@ -52,11 +52,13 @@ pub struct ConvertOptions {
     /// With `quantize`: only weights whose names match one of these globs are quantized.
     pub quantize_only: Vec<glob::Pattern>,
     pub shard_size: usize,
+    /// For SavedModels: the signature to convert (`serving_default` when absent).
+    pub signature: Option<String>,
 }
 
 impl Default for ConvertOptions {
     fn default() -> Self {
-        ConvertOptions { from: None, quantize: None, quantize_only: Vec::new(), shard_size: DEFAULT_SHARD_SIZE }
+        ConvertOptions { from: None, quantize: None, quantize_only: Vec::new(), shard_size: DEFAULT_SHARD_SIZE, signature: None }
     }
 }
 
@@ -115,11 +117,14 @@ pub fn convert_path(input: &Path, options: &ConvertOptions) -> Result<Converted,
         None => detect_format(input, &head)?,
     };
     let source = input.file_name().map_or_else(|| input.display().to_string(), |n| n.to_string_lossy().into_owned());
+    if let (Some(name), false) = (&options.signature, format == SourceFormat::SavedModel) {
+        return Err(ConvertError::Unsupported(format!("{}: --signature {name:?} applies to SavedModels only", input.display())));
+    }
     match format {
         SourceFormat::Onnx => convert_onnx(prost::bytes::Bytes::from(std::fs::read(input).map_err(io)?), &source, options),
         SourceFormat::Keras => finish(ir_from(keras_file::read_keras(input, &source)?), options),
         SourceFormat::H5 => finish(ir_from(keras_file::read_h5(input, &source)?), options),
-        SourceFormat::SavedModel => finish(ir_from(saved_model::read(input, &source)?), options),
+        SourceFormat::SavedModel => finish(ir_from(saved_model::read(input, &source, options.signature.as_deref())?), options),
         SourceFormat::Tfjs => {
             let dir = if input.is_dir() { input } else { input.parent().unwrap_or(Path::new(".")) };
             let (json, shards) = webinfer::read_dir_files(dir)?;

@@ -46,9 +46,9 @@ enum Backend {
 #[derive(Subcommand)]
 enum Command {
     /// Convert a model into model.json + weight shards.
-    #[command(after_help = "Examples:\n  webinfer convert mnist.onnx out/mnist\n  webinfer convert model.onnx out/ --quantize float16\n  webinfer convert model.onnx out/ --quantize uint8 --quantize-only 'conv*' --shard-size 1048576")]
+    #[command(after_help = "Examples:\n  webinfer convert mnist.onnx out/mnist\n  webinfer convert model.onnx out/ --quantize float16\n  webinfer convert model.onnx out/ --quantize uint8 --quantize-only 'conv*' --shard-size 1048576\n  webinfer convert model.keras out/\n  webinfer convert my_mnist_model/0001 out/ --signature serving_default")]
     Convert {
-        /// The source model (ONNX .onnx).
+        /// The source model: an ONNX .onnx, a Keras .keras or .h5, a SavedModel directory or a TF.js model directory.
         input: PathBuf,
         /// Output directory (created; replaced if it holds an earlier conversion).
         out_dir: PathBuf,
@@ -64,6 +64,9 @@ enum Command {
         /// Source format (detected from the input when absent).
         #[arg(long, value_enum)]
         from: Option<SourceFormat>,
+        /// For a SavedModel: the signature to convert [default: serving_default].
+        #[arg(long, value_name = "NAME")]
+        signature: Option<String>,
     },
     /// Run a converted model on .npy inputs and write .npy outputs.
     #[command(after_help = "Examples:\n  webinfer run out/mnist --input digit.npy --output probs.npy\n  webinfer run out/model --input a=a.npy --input b=b.npy --output y=y.npy")]
@@ -100,13 +103,23 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), ConvertError> {
     match cli.command {
-        Command::Convert { input, out_dir, quantize, quantize_only, shard_size, from } => convert(&input, &out_dir, quantize, &quantize_only, shard_size, from),
+        Command::Convert { input, out_dir, quantize, quantize_only, shard_size, from, signature } => {
+            convert(&input, &out_dir, quantize, &quantize_only, shard_size, from, signature)
+        }
         Command::Run { model_dir, input, output, backend, profile } => run_model(&model_dir, &input, &output, backend, profile),
         Command::Inspect { model_dir } => inspect(&model_dir),
     }
 }
 
-fn convert(input: &Path, out_dir: &Path, quantize: Option<Quantize>, only: &[String], shard_size: usize, from: Option<SourceFormat>) -> Result<(), ConvertError> {
+fn convert(
+    input: &Path,
+    out_dir: &Path,
+    quantize: Option<Quantize>,
+    only: &[String],
+    shard_size: usize,
+    from: Option<SourceFormat>,
+    signature: Option<String>,
+) -> Result<(), ConvertError> {
     if shard_size == 0 {
         return Err(ConvertError::Io("--shard-size must be at least 1 byte".into()));
     }
@@ -126,6 +139,7 @@ fn convert(input: &Path, out_dir: &Path, quantize: Option<Quantize>, only: &[Str
         }),
         quantize_only,
         shard_size,
+        signature,
     };
     let size = std::fs::metadata(input).map(|m| m.len()).unwrap_or(0);
     let bar = (size > 32 << 20).then(|| {

@@ -1,5 +1,5 @@
-//! TensorFlow SavedModels (from Keras `model.export()` and `tf.saved_model.save()`): saved_model.pb and
-//! the variables checkpoint. The serving signature is resolved, every function call it makes is inlined,
+//! TensorFlow SavedModels (from Keras `model.export()` and `tf.saved_model.save()` of a model or a `tf.Module`):
+//! saved_model.pb and the variables checkpoint. One signature is resolved, every function call it makes is inlined,
 //! variables are frozen to their checkpoint values, and the resulting graph goes through the runtime's
 //! TensorFlow translator, as TF.js graph models do.
 
@@ -198,8 +198,11 @@ fn inline_calls(mut nodes: Vec<TfNode>, library: &HashMap<String, pb::FunctionDe
     Err(parse_err(source, "function calls nest more than 32 deep"))
 }
 
-/// Reads a SavedModel directory and translates its serving signature.
-pub fn read(dir: &Path, source: &str) -> Result<Translated, ConvertError> {
+/// The signature `read` takes when none is named.
+pub const DEFAULT_SIGNATURE: &str = "serving_default";
+
+/// Reads a SavedModel directory and translates one signature: `signature`, or `serving_default`.
+pub fn read(dir: &Path, source: &str, signature: Option<&str>) -> Result<Translated, ConvertError> {
     let pb_path = dir.join("saved_model.pb");
     let bytes = std::fs::read(&pb_path).map_err(|e| ConvertError::Io(format!("{}: {e}", pb_path.display())))?;
     let saved = pb::SavedModel::decode(bytes.as_slice()).map_err(|e| parse_err(source, format!("saved_model.pb: {e}")))?;
@@ -209,11 +212,15 @@ pub fn read(dir: &Path, source: &str) -> Result<Translated, ConvertError> {
         .find(|m| m.meta_info_def.as_ref().is_some_and(|i| i.tags.iter().any(|t| t == "serve")))
         .or(saved.meta_graphs.first())
         .ok_or_else(|| parse_err(source, "saved_model.pb holds no MetaGraph"))?;
-    let signature = meta
-        .signature_def
-        .get("serving_default")
-        .or_else(|| meta.signature_def.iter().find(|(k, _)| !k.starts_with("__")).map(|(_, v)| v))
-        .ok_or_else(|| parse_err(source, "no serving signature (serving_default)"))?;
+    let wanted = signature.unwrap_or(DEFAULT_SIGNATURE);
+    let signature = match meta.signature_def.get(wanted) {
+        Some(s) => s,
+        None => {
+            let mut names: Vec<&str> = meta.signature_def.keys().map(String::as_str).filter(|k| !k.starts_with("__")).collect();
+            names.sort_unstable();
+            return Err(parse_err(source, format!("no signature {wanted:?}; the SavedModel has: {} (choose one with --signature NAME)", names.join(", "))));
+        }
+    };
     let graph_def = meta.graph_def.as_ref().ok_or_else(|| parse_err(source, "the MetaGraph has no graph"))?;
     let library: HashMap<String, pb::FunctionDef> = graph_def
         .library
@@ -223,8 +230,9 @@ pub fn read(dir: &Path, source: &str) -> Result<Translated, ConvertError> {
         .collect();
     let top: Vec<TfNode> = graph_def.node.iter().map(node_of).collect::<Result<_, _>>().map_err(|e| parse_err(source, e))?;
     let nodes = inline_calls(top, &library, source)?;
-    let variables = read_variables(&dir.join("variables"), source)?;
-    let keys = variable_keys(&nodes);
+    let checkpoint = read_checkpoint(&dir.join("variables"), source)?;
+    let keys = variable_keys(&nodes, &graph_def.node, meta.object_graph_def.as_ref(), checkpoint.object_graph.as_ref());
+    let variables = checkpoint.tensors;
     let mut consts = HashMap::new();
     let mut frozen = Vec::with_capacity(nodes.len());
     for mut n in nodes {
@@ -256,11 +264,37 @@ pub fn read(dir: &Path, source: &str) -> Result<Translated, ConvertError> {
     Ok(tf_graph::translate(&graph, format!("TensorFlow {version} SavedModel from {source}"))?)
 }
 
-/// VarHandleOp name → checkpoint key, from the restore function's RestoreV2 → AssignVariableOp edges.
-fn variable_keys(nodes: &[TfNode]) -> HashMap<String, String> {
+/// VarHandleOp name → checkpoint key. Every top-level function call the object graph knows passes its captured
+/// variables as its last inputs, in the order of the concrete function's `bound_inputs` (object graph node ids);
+/// the checkpoint's object graph, walked from the same root by child name, gives each such node's key. The restore
+/// function's RestoreV2 → AssignVariableOp edges cover handles that no call captures (TF 1 style graphs).
+fn variable_keys(
+    nodes: &[TfNode],
+    top: &[pb::NodeDef],
+    objects: Option<&pb::SavedObjectGraph>,
+    checkpoint: Option<&pb::TrackableObjectGraph>,
+) -> HashMap<String, String> {
     let by_name: HashMap<&str, &TfNode> = nodes.iter().map(|n| (n.name.as_str(), n)).collect();
     let resolve = |r: &str| follow_identities(&by_name, r);
     let mut keys = HashMap::new();
+    if let (Some(objects), Some(checkpoint)) = (objects, checkpoint) {
+        let key_of = checkpoint_keys_by_object(objects, checkpoint);
+        for call in top.iter().filter(|n| CALL_OPS.contains(&n.op.as_str())) {
+            let function = match call.attr.get("f").and_then(|a| a.value.as_ref()) {
+                Some(pb::attr_value::Value::Func(f)) => f.name.as_str(),
+                _ => continue,
+            };
+            let Some(bound) = objects.concrete_functions.get(function).map(|f| &f.bound_inputs) else { continue };
+            let data: Vec<&String> = call.input.iter().filter(|i| !i.starts_with('^')).collect();
+            let Some(first_capture) = data.len().checked_sub(bound.len()) else { continue };
+            for (input, &object) in data[first_capture..].iter().zip(bound) {
+                let (Some((var, _)), Some(key)) = (resolve(input), key_of.get(&object)) else { continue };
+                if by_name.get(var.as_str()).is_some_and(|n| n.op == "VarHandleOp") {
+                    keys.insert(var, key.clone());
+                }
+            }
+        }
+    }
     for n in nodes.iter().filter(|n| n.op == "AssignVariableOp") {
         let data: Vec<&String> = n.inputs.iter().filter(|i| !i.starts_with('^')).collect();
         let (Some(handle), Some(value)) = (data.first(), data.get(1)) else { continue };
@@ -269,7 +303,33 @@ fn variable_keys(nodes: &[TfNode]) -> HashMap<String, String> {
         let Some(names_ref) = restore_node.inputs.get(1) else { continue };
         let Some((names_node, _)) = resolve(names_ref) else { continue };
         if let Some(key) = by_name.get(names_node.as_str()).and_then(|c| string_list_of(c)).and_then(|list| list.get(index).cloned()) {
-            keys.insert(var, key);
+            keys.entry(var).or_insert(key);
+        }
+    }
+    keys
+}
+
+/// SavedModel object id → checkpoint key of the variable it holds. The two object graphs are walked together from
+/// their roots, matching children by name, so the mapping holds however the ids were numbered.
+fn checkpoint_keys_by_object(objects: &pb::SavedObjectGraph, checkpoint: &pb::TrackableObjectGraph) -> HashMap<i32, String> {
+    let mut keys = HashMap::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut queue = std::collections::VecDeque::from([(0i32, 0i32)]);
+    while let Some((saved_id, ckpt_id)) = queue.pop_front() {
+        if !seen.insert(saved_id) {
+            continue;
+        }
+        let (Some(saved), Some(ckpt)) = (objects.nodes.get(saved_id as usize), checkpoint.nodes.get(ckpt_id as usize)) else { continue };
+        if matches!(saved.kind, Some(pb::saved_object::Kind::Variable(_))) {
+            if let Some(value) = ckpt.attributes.iter().find(|a| a.name == "VARIABLE_VALUE") {
+                keys.insert(saved_id, value.checkpoint_key.clone());
+            }
+        }
+        let ckpt_children: HashMap<&str, i32> = ckpt.children.iter().map(|c| (c.local_name.as_str(), c.node_id)).collect();
+        for child in &saved.children {
+            if let Some(&ckpt_child) = ckpt_children.get(child.local_name.as_str()) {
+                queue.push_back((child.node_id, ckpt_child));
+            }
         }
     }
     keys
@@ -297,19 +357,30 @@ fn string_list_of(node: &TfNode) -> Option<Vec<String>> {
     }
 }
 
-/// Every tensor of a TensorFlow checkpoint (tensor bundle: a LevelDB-format index table plus data shards).
-fn read_variables(prefix_dir: &Path, source: &str) -> Result<HashMap<String, Tensor>, ConvertError> {
+/// A TensorFlow checkpoint: its numeric tensors by key and its object graph.
+struct Checkpoint {
+    tensors: HashMap<String, Tensor>,
+    object_graph: Option<pb::TrackableObjectGraph>,
+}
+
+/// The checkpoint key holding the serialized `TrackableObjectGraph`.
+const OBJECT_GRAPH_KEY: &str = "_CHECKPOINTABLE_OBJECT_GRAPH";
+
+/// Reads a checkpoint (tensor bundle: a LevelDB-format index table plus data shards).
+fn read_checkpoint(prefix_dir: &Path, source: &str) -> Result<Checkpoint, ConvertError> {
     let index_path = prefix_dir.join("variables.index");
     let index = std::fs::read(&index_path).map_err(|e| ConvertError::Io(format!("{}: {e}", index_path.display())))?;
     let entries = read_table(&index).map_err(|e| parse_err(source, format!("variables.index: {e}")))?;
     let header = entries.iter().find(|(k, _)| k.is_empty()).map(|(_, v)| pb::BundleHeaderProto::decode(v.as_slice())).transpose().map_err(|e| parse_err(source, format!("variables.index header: {e}")))?;
     let shards = header.map_or(1, |h| h.num_shards.max(1));
     let mut data: HashMap<i32, Vec<u8>> = HashMap::new();
-    let mut out = HashMap::new();
+    let mut tensors = HashMap::new();
+    let mut object_graph = None;
     for (key, value) in entries.into_iter().filter(|(k, _)| !k.is_empty()) {
         let key = String::from_utf8_lossy(&key).into_owned();
         let entry = pb::BundleEntryProto::decode(value.as_slice()).map_err(|e| parse_err(source, format!("checkpoint entry {key:?}: {e}")))?;
-        if !matches!(entry.dtype, DT_FLOAT | DT_DOUBLE | DT_HALF | DT_INT32 | DT_INT64 | DT_BOOL) {
+        let is_object_graph = key == OBJECT_GRAPH_KEY && entry.dtype == DT_STRING;
+        if !is_object_graph && !matches!(entry.dtype, DT_FLOAT | DT_DOUBLE | DT_HALF | DT_INT32 | DT_INT64 | DT_BOOL) {
             continue;
         }
         let bytes = match data.entry(entry.shard_id) {
@@ -319,12 +390,25 @@ fn read_variables(prefix_dir: &Path, source: &str) -> Result<HashMap<String, Ten
                 v.insert(std::fs::read(&p).map_err(|e| ConvertError::Io(format!("{}: {e}", p.display())))?)
             }
         };
-        let (start, end) = (entry.offset as usize, (entry.offset + entry.size) as usize);
+        let (start, end) = (entry.offset as usize, entry.offset.saturating_add(entry.size) as usize);
         let slice = bytes.get(start..end).ok_or_else(|| parse_err(source, format!("checkpoint entry {key:?}: bytes {start}..{end} are past the end of its shard")))?;
+        if is_object_graph {
+            let serialized = scalar_string(slice).ok_or_else(|| parse_err(source, format!("checkpoint entry {key:?} is not a string scalar")))?;
+            let graph = pb::TrackableObjectGraph::decode(serialized).map_err(|e| parse_err(source, format!("checkpoint entry {key:?}: {e}")))?;
+            object_graph = Some(graph);
+            continue;
+        }
         let t = tensor_from_bytes(entry.dtype, dims(entry.shape.as_ref()), slice, &key).map_err(|e| parse_err(source, e))?;
-        out.insert(key, t);
+        tensors.insert(key, t);
     }
-    Ok(out)
+    Ok(Checkpoint { tensors, object_graph })
+}
+
+/// The bytes of a string scalar in a tensor bundle: its varint length, a 4-byte checksum of the lengths, the bytes.
+fn scalar_string(b: &[u8]) -> Option<&[u8]> {
+    let mut pos = 0;
+    let len = usize::try_from(varint(b, &mut pos).ok()?).ok()?;
+    b.get(pos + 4..(pos + 4).checked_add(len)?)
 }
 
 fn varint(b: &[u8], pos: &mut usize) -> Result<u64, String> {

@@ -110,13 +110,60 @@ fn converting_tfjs_dirs_keeps_outputs() {
 fn keras_files_and_saved_models_convert_and_match_keras() {
     for m in MODELS {
         let xs = inputs(m);
-        for file in ["model.keras", "model_keras3.h5", "model_tfkeras.h5", "saved_export", "saved_tf"] {
+        for file in ["model.keras", "model_keras3.h5", "model_tfkeras.h5", "saved_export", "saved_tf", "saved_book/0001", "saved_module"] {
             let path = fixtures().join(m).join(file);
             let c = convert_path(&path, &ConvertOptions::default()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let mut model = webinfer::model_from_bytes(&c.model.to_json(), &c.shards).unwrap();
             check(&format!("{m}/{file}"), &run(&mut model, &xs), &keras_output(m), "Keras");
         }
     }
+}
+
+#[test]
+fn saved_model_signatures_are_chosen_by_name_and_a_missing_one_lists_the_others() {
+    for m in MODELS {
+        let xs = inputs(m);
+        let path = fixtures().join(m).join("saved_module");
+        let options = ConvertOptions { signature: Some("percent".into()), ..ConvertOptions::default() };
+        let c = convert_path(&path, &options).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(c.model.graph.outputs[0].name, "percent");
+        let mut model = webinfer::model_from_bytes(&c.model.to_json(), &c.shards).unwrap();
+        let want = npy::read(&fixtures().join(m).join("keras_output_percent.npy")).unwrap().to_f32s();
+        let got: Vec<f32> = run(&mut model, &xs).iter().map(|v| v / 100.0).collect();
+        check(&format!("{m}/saved_module --signature percent"), &got, &want.iter().map(|v| v / 100.0).collect::<Vec<_>>(), "Keras");
+
+        let default = convert_path(&path, &ConvertOptions::default()).unwrap();
+        assert_eq!(default.model.graph.outputs[0].name, "probs", "serving_default is taken when no signature is named");
+    }
+    let options = ConvertOptions { signature: Some("logits".into()), ..ConvertOptions::default() };
+    let err = convert_path(&fixtures().join("mlp/saved_module"), &options).err().expect("a missing signature must fail").to_string();
+    assert!(err.contains("\"logits\"") && err.contains("percent, serving_default"), "{err}");
+    let err = convert_path(&fixtures().join("mlp/model.keras"), &options).err().expect("--signature on a .keras must fail").to_string();
+    assert!(err.contains("SavedModels only"), "{err}");
+}
+
+#[test]
+fn an_unsupported_op_in_a_saved_model_is_named_with_its_node() {
+    use prost::Message;
+    use webinfer_converter::saved_model::pb;
+    let src = fixtures().join("seq_cnn/saved_module");
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("variables")).unwrap();
+    for entry in std::fs::read_dir(src.join("variables")).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, tmp.path().join("variables").join(p.file_name().unwrap())).unwrap();
+    }
+    let mut saved = pb::SavedModel::decode(std::fs::read(src.join("saved_model.pb")).unwrap().as_slice()).unwrap();
+    let library = saved.meta_graphs[0].graph_def.as_mut().unwrap().library.as_mut().unwrap();
+    let mut renamed = Vec::new();
+    for relu in library.function.iter_mut().flat_map(|f| f.node_def.iter_mut()).filter(|n| n.op == "Relu") {
+        relu.op = "Erfinv".into();
+        renamed.push(relu.name.clone());
+    }
+    assert!(!renamed.is_empty(), "the model has a Relu");
+    std::fs::write(tmp.path().join("saved_model.pb"), saved.encode_to_vec()).unwrap();
+    let err = convert_path(tmp.path(), &ConvertOptions::default()).err().expect("an unsupported op must fail").to_string();
+    assert!(err.contains("\"Erfinv\"") && renamed.iter().any(|n| err.contains(n.as_str())), "{err} (renamed {renamed:?})");
 }
 
 /// A copy of a fixture directory in a temporary directory, with model.json edited by `edit`.

@@ -9,18 +9,39 @@ import { chromium } from "playwright-core";
 export const ROOT = new URL("../../", import.meta.url).pathname;
 export const OUT_DIR = join(ROOT, "tests/out");
 
-/** Starts the static server on an ephemeral port; resolves to { url, stop }. */
+/**
+ * Starts the static server on an ephemeral port; resolves to { url, stop }. The server's stdout stays attached and
+ * drained for its whole life: closing the pipe after reading the address line would kill it on its next write.
+ */
 export async function serve(dir = "www") {
   const proc = spawn("python3", ["tools/serve.py", "--dir", dir, "--port", "0", "--quiet"], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
-  let buffered = "";
-  for await (const chunk of proc.stdout) {
-    buffered += chunk;
-    const m = buffered.match(/http:\/\/localhost:(\d+)\//);
-    if (m) {
-      return { url: `http://localhost:${m[1]}/`, stop: async () => { proc.kill(); await once(proc, "exit"); } };
-    }
-  }
-  throw new Error(`server did not start: ${buffered}`);
+  let stopping = false;
+  const url = await new Promise((resolve, reject) => {
+    let buffered = "";
+    proc.stdout.setEncoding("utf8");
+    proc.stdout.on("data", (chunk) => {
+      if (buffered === null) return;
+      buffered += chunk;
+      const m = buffered.match(/http:\/\/localhost:(\d+)\//);
+      if (m) {
+        buffered = null;
+        resolve(`http://localhost:${m[1]}/`);
+      }
+    });
+    proc.once("error", reject);
+    proc.once("exit", (code, signal) => {
+      if (buffered !== null) reject(new Error(`server exited (${code ?? signal}) before it started: ${buffered}`));
+      else if (!stopping) console.error(`tools/serve.py exited unexpectedly (${code ?? signal})`);
+    });
+  });
+  const stop = async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    stopping = true;
+    const exited = once(proc, "exit");
+    proc.kill();
+    await exited;
+  };
+  return { url, stop, proc };
 }
 
 /** Launches headless Chromium (WebGPU on when `webgpu`), with a fresh profile. */
