@@ -3,6 +3,8 @@ SHELL := /bin/bash
 TOOLS ?= $(HOME)/.local/share/webinfer-tools
 export PATH := $(TOOLS)/bin:$(TOOLS)/node_modules/.bin:$(PATH)
 PORT ?= 8080
+# No display here: keep Mesa's Vulkan device-select layer from probing for one (see quiet_device_select_without_a_display).
+export NODEVICE_SELECT ?= 1
 ONNX_VENV ?= $(CURDIR)/.venv-onnx
 TF_VENV ?= $(CURDIR)/.venv-tf
 BROWSER_TEST = WASM_BINDGEN_TEST_TIMEOUT=180 cargo test --release --target wasm32-unknown-unknown -p webinfer --test web
@@ -15,7 +17,7 @@ bootstrap:
 	@./tools/bootstrap.sh
 
 build: bootstrap
-	cargo build --release --bin webinfer
+	cargo build --release -p webinfer-converter
 	cargo build --release --target wasm32-unknown-unknown --lib
 
 pkg: bootstrap
@@ -66,7 +68,7 @@ bench: pkg bench-models
 
 bench-models: bootstrap
 	test -f bench/models/mobilenetv2/model.onnx || $(TF_VENV)/bin/python tools/make_bench_models.py --only mobilenetv2
-	cargo run --release --bin webinfer -- convert bench/models/mobilenetv2/model.onnx bench/models/mobilenetv2/webinfer
+	cargo run --release -p webinfer-converter -- convert bench/models/mobilenetv2/model.onnx bench/models/mobilenetv2/webinfer
 
 # Regenerates tests/fixtures/interop (Keras/SavedModel/TF.js models and their Keras and TF.js outputs).
 interop-fixtures:

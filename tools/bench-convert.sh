@@ -7,7 +7,7 @@ venv=${ONNX_VENV:-.venv-onnx}
 model=target/bench/big_mlp.onnx
 mkdir -p target/bench
 [ -f "$model" ] || "$venv/bin/python" tools/make_big_onnx.py "$model"
-cargo build --release --quiet --bin webinfer
+cargo build --release --quiet -p webinfer-converter
 size=$(stat -c %s "$model")
 for run in 1 2 3; do
   rm -rf target/bench/out

@@ -53,6 +53,14 @@ if [ "$("$tools/bin/wasm-pack" --version 2>/dev/null | awk '{print $2}')" != "0.
   cargo install --quiet --root "$tools" wasm-pack --version 0.15.1 --locked --force
 fi
 
+# wasm-pack asks the crates.io web API for a newer release at most once a day, as recorded in wasm-pack.stamp beside
+# it; that API is out of reach here, so every first build of the day warned "failed to get wasm-pack version". The
+# version is pinned on purpose: record it as checked, for good.
+stamp="$tools/bin/wasm-pack.stamp"
+if ! grep -qs '^version 0.15.1$' "$stamp"; then
+  printf 'created 2999-01-01T00:00:00+00:00\nversion 0.15.1' > "$stamp"
+fi
+
 if [ "$("$tools/bin/geckodriver" --version 2>/dev/null | awk 'NR==1{print $2}')" != "0.37.1" ]; then
   say "cargo install geckodriver 0.37.1 (a few minutes, once)"
   cargo install --quiet --root "$tools" geckodriver --version 0.37.1 --locked --force

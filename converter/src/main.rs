@@ -91,7 +91,18 @@ enum Command {
     },
 }
 
+/// Mesa's Vulkan device-select layer (VK_LAYER_MESA_device_select, installed with mesa-vulkan-drivers) looks for a
+/// Wayland or X display to rank GPUs and prints "XDG_RUNTIME_DIR is invalid" on a machine without one. wgpu picks
+/// its adapter itself, so on a headless machine the layer is switched off before any thread or instance exists.
+fn quiet_device_select_without_a_display() {
+    let headless = ["WAYLAND_DISPLAY", "DISPLAY"].iter().all(|v| std::env::var_os(v).is_none());
+    if headless && std::env::var_os("NODEVICE_SELECT").is_none() {
+        std::env::set_var("NODEVICE_SELECT", "1");
+    }
+}
+
 fn main() -> ExitCode {
+    quiet_device_select_without_a_display();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -73,8 +73,15 @@ fn run_on_the_webgpu_backend_matches_onnxruntime() {
     for batch in [1, 3] {
         let out = tmp.path().join(format!("gpu_b{batch}.npy"));
         let input = fixtures().join(format!("convnet_input_b{batch}.npy"));
-        let said = ok(&run(bin().env("XDG_RUNTIME_DIR", tmp.path()).arg("run").arg(&dir).arg("--backend").arg("webgpu").arg("--input").arg(&input).arg("--output").arg(&out)));
+        let mut cmd = bin();
+        for headless in ["NODEVICE_SELECT", "XDG_RUNTIME_DIR", "WAYLAND_DISPLAY", "DISPLAY"] {
+            cmd.env_remove(headless);
+        }
+        let output = run(cmd.arg("run").arg(&dir).arg("--backend").arg("webgpu").arg("--input").arg(&input).arg("--output").arg(&out));
+        let said = ok(&output);
         assert!(said.contains("backend: webgpu on"), "{said}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.trim().is_empty(), "a successful run on a headless machine printed to stderr: {stderr}");
         let want = read_npy(&fixtures().join(format!("convnet_ort_b{batch}.npy")));
         let got = read_npy(&out);
         assert!(max_diff(&got, &want) <= 1e-4, "batch {batch}: max |webgpu - onnxruntime| {}", max_diff(&got, &want));
