@@ -81,6 +81,7 @@ bench-convert:
 	ONNX_VENV=$(ONNX_VENV) ./tools/bench-convert.sh
 
 lint:
+	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown -p webinfer --lib --tests -- -D warnings
 

@@ -86,12 +86,24 @@ impl Model {
                 return Err(Error::Format(format!("graph output {:?} is never produced", out.name)));
             }
         }
-        Ok(Model { inputs: g.inputs.clone(), outputs: g.outputs.clone(), nodes: g.nodes.clone(), weights, plans: Vec::new() })
+        Ok(Model {
+            inputs: g.inputs.clone(),
+            outputs: g.outputs.clone(),
+            nodes: g.nodes.clone(),
+            weights,
+            plans: Vec::new(),
+        })
     }
 
     /// Another model over the same graph and (shared, not copied) weights, with no plans yet.
     pub fn share(&self) -> Model {
-        Model { inputs: self.inputs.clone(), outputs: self.outputs.clone(), nodes: self.nodes.clone(), weights: self.weights.clone(), plans: Vec::new() }
+        Model {
+            inputs: self.inputs.clone(),
+            outputs: self.outputs.clone(),
+            nodes: self.nodes.clone(),
+            weights: self.weights.clone(),
+            plans: Vec::new(),
+        }
     }
 
     pub fn inputs(&self) -> &[ValueInfo] {
@@ -132,7 +144,11 @@ impl Model {
 
     /// Runs the model and times every kernel with `clock` (milliseconds): per node, its op, name and time,
     /// in execution order. Plan-time work (first call for a shape) is not included.
-    pub fn profile(&mut self, inputs: &[Tensor], clock: &dyn Fn() -> f64) -> Result<(Vec<Tensor>, Vec<OpTiming>), Error> {
+    pub fn profile(
+        &mut self,
+        inputs: &[Tensor],
+        clock: &dyn Fn() -> f64,
+    ) -> Result<(Vec<Tensor>, Vec<OpTiming>), Error> {
         let plan = self.plan_for(inputs)?;
         let mut timings = Vec::with_capacity(plan.steps.len());
         let outputs = plan.run_with(inputs, &mut |step, run| {
@@ -162,7 +178,8 @@ impl Model {
         self.inputs
             .iter()
             .map(|i| {
-                let shape: Vec<usize> = i.shape.iter().map(|d| if let Dim::Fixed(n) = d { *n as usize } else { 1 }).collect();
+                let shape: Vec<usize> =
+                    i.shape.iter().map(|d| if let Dim::Fixed(n) = d { *n as usize } else { 1 }).collect();
                 let n = shape.iter().product();
                 matches!(i.dtype, DType::Float32 | DType::Float16).then(|| Tensor::f32(shape, vec![0.0; n]))
             })
@@ -208,10 +225,22 @@ impl Model {
         for (t, info) in inputs.iter().zip(&self.inputs) {
             let float_wanted = matches!(info.dtype, DType::Float32 | DType::Float16);
             if float_wanted != t.is_float() {
-                return Err(Error::Input(format!("input {:?}: expected {}, got {}", info.name, info.dtype.name(), crate::ops::data_kind(t))));
+                return Err(Error::Input(format!(
+                    "input {:?}: expected {}, got {}",
+                    info.name,
+                    info.dtype.name(),
+                    crate::ops::data_kind(t)
+                )));
             }
             let shape_err = || {
-                let want: Vec<String> = info.shape.iter().map(|d| match d { Dim::Fixed(n) => n.to_string(), Dim::Symbol(s) => s.clone() }).collect();
+                let want: Vec<String> = info
+                    .shape
+                    .iter()
+                    .map(|d| match d {
+                        Dim::Fixed(n) => n.to_string(),
+                        Dim::Symbol(s) => s.clone(),
+                    })
+                    .collect();
                 Error::Input(format!("input {:?}: expected shape [{}], got {:?}", info.name, want.join(", "), t.shape))
             };
             if t.shape.len() != info.shape.len() {
@@ -221,19 +250,34 @@ impl Model {
                 match want {
                     Dim::Fixed(n) if *n as usize != got => return Err(shape_err()),
                     Dim::Symbol(s) if *symbols.entry(s.as_str()).or_insert(got) != got => {
-                        return Err(Error::Input(format!("input {:?}: dimension {s:?} is {got} here but {} in another input", info.name, symbols[s.as_str()])));
+                        return Err(Error::Input(format!(
+                            "input {:?}: dimension {s:?} is {got} here but {} in another input",
+                            info.name,
+                            symbols[s.as_str()]
+                        )));
                     }
                     _ => {}
                 }
             }
             if t.shape.iter().product::<usize>() != t.len() {
-                return Err(Error::Input(format!("input {:?}: shape {:?} needs {} values, got {}", info.name, t.shape, t.shape.iter().product::<usize>(), t.len())));
+                return Err(Error::Input(format!(
+                    "input {:?}: shape {:?} needs {} values, got {}",
+                    info.name,
+                    t.shape,
+                    t.shape.iter().product::<usize>(),
+                    t.len()
+                )));
             }
         }
         Ok(())
     }
 
-    fn build_plan(&self, inputs: &[Tensor], key: Vec<PlanKey>, analyze: bool) -> Result<(Plan, Option<Analysis>), Error> {
+    fn build_plan(
+        &self,
+        inputs: &[Tensor],
+        key: Vec<PlanKey>,
+        analyze: bool,
+    ) -> Result<(Plan, Option<Analysis>), Error> {
         let mut ids: HashMap<&str, usize> = HashMap::new();
         let mut shapes: Vec<Vec<usize>> = Vec::new();
         let mut values: Vec<Option<Arc<Tensor>>> = Vec::new();
@@ -283,7 +327,9 @@ impl Model {
             let plan_inputs: Vec<Input> = in_ids
                 .iter()
                 .map(|id| match id {
-                    Some(id) => Input { shape: &shapes[*id], value: values[*id].as_deref(), shared: values[*id].as_ref() },
+                    Some(id) => {
+                        Input { shape: &shapes[*id], value: values[*id].as_deref(), shared: values[*id].as_ref() }
+                    }
                     None => Input { shape: EMPTY, value: None, shared: None },
                 })
                 .collect();
@@ -306,12 +352,21 @@ impl Model {
                 }
                 Planned::Kernel { kernel, reads, out_shapes } => {
                     if out_shapes.len() < node.outputs.iter().filter(|o| !o.is_empty()).count() {
-                        return Err(Error::Op { op: node.op.clone(), node: node.name.clone(), msg: format!("produces {} outputs, the node names {}", out_shapes.len(), node.outputs.len()) });
+                        return Err(Error::Op {
+                            op: node.op.clone(),
+                            node: node.name.clone(),
+                            msg: format!(
+                                "produces {} outputs, the node names {}",
+                                out_shapes.len(),
+                                node.outputs.len()
+                            ),
+                        });
                     }
                     for (id, s) in out_ids.iter().zip(&out_shapes) {
                         shapes[*id] = s.clone();
                     }
-                    let read_ids: Vec<usize> = reads.iter().map(|&r| in_ids[r].expect("planner reads present inputs")).collect();
+                    let read_ids: Vec<usize> =
+                        reads.iter().map(|&r| in_ids[r].expect("planner reads present inputs")).collect();
                     if read_ids.iter().all(|&id| values[id].is_some()) {
                         let ins: Vec<&Tensor> = read_ids.iter().map(|&id| values[id].as_deref().unwrap()).collect();
                         let outs = kernel.eval(node, &ins, &out_shapes)?;
@@ -364,7 +419,12 @@ impl Model {
         let mut free: Vec<usize> = Vec::new();
         let len_of = |id: usize| shapes[id].iter().product::<usize>();
         let new_slot = |size: usize, slot_sizes: &mut Vec<usize>, free: &mut Vec<usize>| -> usize {
-            if let Some(pos) = free.iter().enumerate().filter(|(_, &s)| slot_sizes[s] >= size).min_by_key(|(_, &s)| slot_sizes[s]).map(|(i, _)| i)
+            if let Some(pos) = free
+                .iter()
+                .enumerate()
+                .filter(|(_, &s)| slot_sizes[s] >= size)
+                .min_by_key(|(_, &s)| slot_sizes[s])
+                .map(|(i, _)| i)
                 .or_else(|| free.iter().enumerate().max_by_key(|(_, &s)| slot_sizes[s]).map(|(i, _)| i))
             {
                 let s = free.swap_remove(pos);
@@ -486,7 +546,8 @@ impl Plan {
             }
             {
                 let ins: Vec<&[f32]> = step.reads.iter().map(|&(slot, len)| &self.slots[slot][..len]).collect();
-                let mut outs: Vec<&mut [f32]> = taken.iter_mut().zip(&step.writes).map(|(buf, &(_, len))| &mut buf[..len]).collect();
+                let mut outs: Vec<&mut [f32]> =
+                    taken.iter_mut().zip(&step.writes).map(|(buf, &(_, len))| &mut buf[..len]).collect();
                 let scratch = &mut self.scratch;
                 around(step.node, &mut || step.kernel.run(&ins, &mut outs, scratch));
             }
@@ -498,7 +559,9 @@ impl Plan {
             .iter()
             .map(|src| match src {
                 Source::Known(t) => (**t).clone(),
-                Source::Slot(slot, shape) => Tensor::f32(shape.clone(), self.slots[*slot][..shape.iter().product()].to_vec()),
+                Source::Slot(slot, shape) => {
+                    Tensor::f32(shape.clone(), self.slots[*slot][..shape.iter().product()].to_vec())
+                }
             })
             .collect()
     }

@@ -195,13 +195,17 @@ pub fn weights_manifest_of(doc: &serde_json::Value, source: &str) -> Result<Vec<
     }
     match doc.get("weightsManifest") {
         None | Some(serde_json::Value::Null) => Ok(Vec::new()),
-        Some(m) => serde_json::from_value(m.clone()).map_err(|e| Error::Format(format!("{source}: weightsManifest: {e}"))),
+        Some(m) => {
+            serde_json::from_value(m.clone()).map_err(|e| Error::Format(format!("{source}: weightsManifest: {e}")))
+        }
     }
 }
 
 fn check_format_version(format: &str) -> Result<(), Error> {
     let Some(version) = format.strip_prefix("webinfer-graph/") else {
-        return Err(Error::Format(format!("unsupported model format {format:?}; expected {FORMAT:?}, \"graph-model\" or \"layers-model\"")));
+        return Err(Error::Format(format!(
+            "unsupported model format {format:?}; expected {FORMAT:?}, \"graph-model\" or \"layers-model\""
+        )));
     };
     let major: u32 = version
         .split('.')
@@ -263,7 +267,8 @@ mod tests {
 
     #[test]
     fn rejects_other_major_versions_by_name() {
-        let text = r#"{"format":"webinfer-graph/2","graph":{"inputs":[],"outputs":[],"nodes":[]},"weightsManifest":[]}"#;
+        let text =
+            r#"{"format":"webinfer-graph/2","graph":{"inputs":[],"outputs":[],"nodes":[]},"weightsManifest":[]}"#;
         let err = ModelJson::parse(text).unwrap_err().to_string();
         assert!(err.contains("webinfer-graph/2") && err.contains("major version 1"), "{err}");
         let err = ModelJson::parse(r#"{"format":"onnx"}"#).unwrap_err().to_string();

@@ -112,12 +112,16 @@ fn resolve_url(path: &str, model_url: &str) -> Result<String, JsValue> {
 }
 
 async fn fetch(url: &str, init: &JsValue) -> Result<web_sys::Response, JsValue> {
-    let fetch: Function = get(&js_sys::global(), "fetch").dyn_into().map_err(|_| js_err("fetch() is not available here"))?;
+    let fetch: Function =
+        get(&js_sys::global(), "fetch").dyn_into().map_err(|_| js_err("fetch() is not available here"))?;
     let promise: Promise = fetch
         .call2(&JsValue::UNDEFINED, &JsValue::from_str(url), init)
         .map_err(|e| js_err(format!("fetch {url} failed: {}", describe(&e))))?
         .dyn_into()?;
-    let response: web_sys::Response = JsFuture::from(promise).await.map_err(|e| js_err(format!("fetch {url} failed: {}", describe(&e))))?.dyn_into()?;
+    let response: web_sys::Response = JsFuture::from(promise)
+        .await
+        .map_err(|e| js_err(format!("fetch {url} failed: {}", describe(&e))))?
+        .dyn_into()?;
     if !response.ok() {
         return Err(js_err(format!("HTTP {} {} for {url}", response.status(), response.status_text())));
     }
@@ -125,7 +129,10 @@ async fn fetch(url: &str, init: &JsValue) -> Result<web_sys::Response, JsValue> 
 }
 
 fn describe(e: &JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string()).unwrap_or_else(|| format!("{e:?}"))
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
 }
 
 /// Reads a response body chunk by chunk, reporting each chunk's size.
@@ -139,7 +146,9 @@ async fn read_body(response: web_sys::Response, url: &str, on_chunk: &dyn Fn(usi
     let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().dyn_into()?;
     let mut bytes = Vec::new();
     loop {
-        let chunk = JsFuture::from(reader.read()).await.map_err(|e| js_err(format!("reading {url} failed: {}", describe(&e))))?;
+        let chunk = JsFuture::from(reader.read())
+            .await
+            .map_err(|e| js_err(format!("reading {url} failed: {}", describe(&e))))?;
         if get(&chunk, "done").as_bool().unwrap_or(true) {
             break;
         }
@@ -185,7 +194,16 @@ fn tensor_to_js(t: &Tensor) -> JsValue {
 fn infer_shape(info: &ValueInfo, len: usize) -> Result<Vec<usize>, Error> {
     let fixed: usize = info.shape.iter().map(|d| if let Dim::Fixed(n) = d { *n as usize } else { 1 }).product();
     let symbols = info.shape.iter().filter(|d| matches!(d, Dim::Symbol(_))).count();
-    let want = || info.shape.iter().map(|d| match d { Dim::Fixed(n) => n.to_string(), Dim::Symbol(s) => s.clone() }).collect::<Vec<_>>().join(", ");
+    let want = || {
+        info.shape
+            .iter()
+            .map(|d| match d {
+                Dim::Fixed(n) => n.to_string(),
+                Dim::Symbol(s) => s.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if fixed == 0 || len % fixed != 0 || symbols > 1 || (symbols == 0 && len != fixed) {
         return Err(Error::Input(format!(
             "input {:?}: got {len} values, which do not fit shape [{}]; pass an explicit shape",
@@ -202,7 +220,11 @@ fn tensor_from_js(info: &ValueInfo, data: &JsValue, shape: &JsValue) -> Result<T
     } else if Array::is_array(data) || get(data, "length").as_f64().is_some() {
         Float32Array::new(data).to_vec()
     } else {
-        return Err(js_err(format!("input {:?}: expected a Float32Array, got {}", info.name, describe(&data.js_typeof()))));
+        return Err(js_err(format!(
+            "input {:?}: expected a Float32Array, got {}",
+            info.name,
+            describe(&data.js_typeof())
+        )));
     };
     let shape: Vec<usize> = if shape.is_undefined() || shape.is_null() {
         infer_shape(info, values.len()).map_err(js_err)?
@@ -225,21 +247,34 @@ fn tensor_from_js(info: &ValueInfo, data: &JsValue, shape: &JsValue) -> Result<T
 impl Model {
     /// Loads `model.json` from `url` and its shards (fetched in parallel, verified by length and sha256).
     #[wasm_bindgen(js_name = load)]
-    pub async fn load(url: String, #[wasm_bindgen(unchecked_param_type = "LoadOptions")] options: Option<Object>) -> Result<Model, JsValue> {
+    pub async fn load(
+        url: String,
+        #[wasm_bindgen(unchecked_param_type = "LoadOptions")] options: Option<Object>,
+    ) -> Result<Model, JsValue> {
         let options: JsValue = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
         let init = if options.is_undefined() { JsValue::UNDEFINED } else { get(&options, "fetch") };
-        let on_progress: Option<Function> = if options.is_undefined() { None } else { get(&options, "onProgress").dyn_into().ok() };
+        let on_progress: Option<Function> =
+            if options.is_undefined() { None } else { get(&options, "onProgress").dyn_into().ok() };
         let backend = requested_backend(&options)?;
         let model_url = absolute_url(&url)?;
         let text = fetch(&model_url, &init).await?.text()?;
-        let json_text = JsFuture::from(text).await?.as_string().ok_or_else(|| js_err(format!("{model_url}: body is not text")))?;
-        let doc: serde_json::Value = serde_json::from_str(&json_text).map_err(|e| js_err(format!("{model_url} is not valid JSON: {e}")))?;
+        let json_text =
+            JsFuture::from(text).await?.as_string().ok_or_else(|| js_err(format!("{model_url}: body is not text")))?;
+        let doc: serde_json::Value =
+            serde_json::from_str(&json_text).map_err(|e| js_err(format!("{model_url} is not valid JSON: {e}")))?;
         let manifest = crate::format::weights_manifest_of(&doc, &model_url).map_err(js_err)?;
         drop(doc);
-        let urls: Vec<String> = manifest.iter().flat_map(|g| &g.paths).map(|p| resolve_url(p, &model_url)).collect::<Result<_, _>>()?;
+        let urls: Vec<String> =
+            manifest.iter().flat_map(|g| &g.paths).map(|p| resolve_url(p, &model_url)).collect::<Result<_, _>>()?;
         let total: u64 = manifest
             .iter()
-            .map(|g| if g.shards.is_empty() { g.weights.iter().map(|w| w.byte_len() as u64).sum() } else { g.shards.iter().map(|s| s.byte_length).sum::<u64>() })
+            .map(|g| {
+                if g.shards.is_empty() {
+                    g.weights.iter().map(|w| w.byte_len() as u64).sum()
+                } else {
+                    g.shards.iter().map(|s| s.byte_length).sum::<u64>()
+                }
+            })
             .sum();
         let received = Rc::new(Cell::new(0usize));
         let report = {
@@ -275,7 +310,8 @@ impl Model {
             let _ = f.call1(&JsValue::NULL, &JsValue::from_f64(1.0));
         }
         let size = shards.iter().map(Vec::len).sum::<usize>() + json_text.len();
-        let inner = crate::read_model(&json_text, &shards, &model_url).and_then(crate::Loaded::into_model).map_err(js_err)?;
+        let inner =
+            crate::read_model(&json_text, &shards, &model_url).and_then(crate::Loaded::into_model).map_err(js_err)?;
         Model::with_backend(inner, backend, size as f64, &options).await
     }
 
@@ -289,7 +325,8 @@ impl Model {
     ) -> Result<Model, JsValue> {
         let text = match model_json.as_string() {
             Some(s) => s,
-            None => String::from_utf8(Uint8Array::new(&model_json).to_vec()).map_err(|_| js_err("model.json bytes are not UTF-8"))?,
+            None => String::from_utf8(Uint8Array::new(&model_json).to_vec())
+                .map_err(|_| js_err("model.json bytes are not UTF-8"))?,
         };
         let shards: Vec<Vec<u8>> = shards.iter().map(|s| Uint8Array::new(&s).to_vec()).collect();
         let size = shards.iter().map(Vec::len).sum::<usize>() + text.len();
@@ -298,9 +335,15 @@ impl Model {
         Model::with_backend(inner, requested_backend(&options)?, size as f64, &options).await
     }
 
-    async fn with_backend(mut cpu: crate::Model, requested: String, size_bytes: f64, options: &JsValue) -> Result<Model, JsValue> {
+    async fn with_backend(
+        mut cpu: crate::Model,
+        requested: String,
+        size_bytes: f64,
+        options: &JsValue,
+    ) -> Result<Model, JsValue> {
         let warm_up = wants_warm_up(options);
-        let on_device_lost: Option<Function> = if options.is_undefined() { None } else { get(options, "onDeviceLost").dyn_into().ok() };
+        let on_device_lost: Option<Function> =
+            if options.is_undefined() { None } else { get(options, "onDeviceLost").dyn_into().ok() };
         let (gpu, cpu_reason) = if requested == "cpu" {
             (None, Some("the CPU backend was requested".to_string()))
         } else {
@@ -313,7 +356,12 @@ impl Model {
         if gpu.is_none() && warm_up {
             cpu.warm_up().map_err(js_err)?;
         }
-        let shared = Shared { cpu: RefCell::new(cpu), gpu: RefCell::new(gpu), cpu_reason: RefCell::new(cpu_reason), on_device_lost };
+        let shared = Shared {
+            cpu: RefCell::new(cpu),
+            gpu: RefCell::new(gpu),
+            cpu_reason: RefCell::new(cpu_reason),
+            on_device_lost,
+        };
         Ok(Model { shared: Rc::new(shared), size_bytes })
     }
 
@@ -432,7 +480,10 @@ impl Model {
         if direct {
             if infos.len() != 1 {
                 let names: Vec<&str> = infos.iter().map(|i| i.name.as_str()).collect();
-                return Err(js_err(format!("the model has {} inputs {names:?}: pass {{name: {{data, shape}}}}", infos.len())));
+                return Err(js_err(format!(
+                    "the model has {} inputs {names:?}: pass {{name: {{data, shape}}}}",
+                    infos.len()
+                )));
             }
             Ok(vec![tensor_from_js(&infos[0], input, shape)?])
         } else if input.is_object() {
@@ -445,7 +496,11 @@ impl Model {
                 .filter(|(_, entry)| !entry.is_undefined())
                 .collect();
             let entries = cpu.order_by_name(named).map_err(js_err)?;
-            infos.iter().zip(&entries).map(|(info, entry)| tensor_from_js(info, &get(entry, "data"), &get(entry, "shape"))).collect()
+            infos
+                .iter()
+                .zip(&entries)
+                .map(|(info, entry)| tensor_from_js(info, &get(entry, "data"), &get(entry, "shape")))
+                .collect()
         } else {
             Err(js_err("predict expects a Float32Array or {name: {data, shape}}"))
         }
@@ -476,7 +531,12 @@ fn requested_backend(options: &JsValue) -> Result<String, JsValue> {
 
 fn now_ms() -> f64 {
     let performance = get(&js_sys::global(), "performance");
-    get(&performance, "now").dyn_into::<Function>().ok().and_then(|f| f.call0(&performance).ok()).and_then(|v| v.as_f64()).unwrap_or_else(js_sys::Date::now)
+    get(&performance, "now")
+        .dyn_into::<Function>()
+        .ok()
+        .and_then(|f| f.call0(&performance).ok())
+        .and_then(|v| v.as_f64())
+        .unwrap_or_else(js_sys::Date::now)
 }
 
 /// Benchmarks the CPU backend's GEMM: `iters` products of n×n matrices (B packed once, as model weights

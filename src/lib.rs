@@ -74,7 +74,8 @@ impl Loaded {
 
 /// Parses model.json (webinfer or TF.js), checks and decodes the shards; `source` names it in messages.
 pub fn read_model(model_json: &str, shards: &[Vec<u8>], source: &str) -> Result<Loaded, Error> {
-    let doc: serde_json::Value = serde_json::from_str(model_json).map_err(|e| Error::Format(format!("{source} is not valid JSON: {e}")))?;
+    let doc: serde_json::Value =
+        serde_json::from_str(model_json).map_err(|e| Error::Format(format!("{source} is not valid JSON: {e}")))?;
     let manifest = format::weights_manifest_of(&doc, source)?;
     let expected: usize = manifest.iter().map(|g| g.paths.len()).sum();
     if shards.len() != expected {
@@ -112,7 +113,8 @@ pub fn load_dir(dir: &std::path::Path) -> Result<Model, Error> {
 pub fn read_dir_files(dir: &std::path::Path) -> Result<(String, Vec<Vec<u8>>), Error> {
     let path = dir.join("model.json");
     let json = std::fs::read_to_string(&path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
-    let doc: serde_json::Value = serde_json::from_str(&json).map_err(|e| Error::Format(format!("{} is not valid JSON: {e}", path.display())))?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&json).map_err(|e| Error::Format(format!("{} is not valid JSON: {e}", path.display())))?;
     let mut shards = Vec::new();
     for p in format::weights_manifest_of(&doc, &path.display().to_string())?.iter().flat_map(|g| &g.paths) {
         let sp = dir.join(p);

@@ -97,9 +97,7 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
 pub fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
     let own = strides(shape);
     let offset = out.len() - shape.len();
-    (0..out.len())
-        .map(|i| if i < offset || shape[i - offset] == 1 { 0 } else { own[i - offset] })
-        .collect()
+    (0..out.len()).map(|i| if i < offset || shape[i - offset] == 1 { 0 } else { own[i - offset] }).collect()
 }
 
 /// Normalizes a possibly negative axis against `rank`.

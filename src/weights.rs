@@ -51,9 +51,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Affine quantization exactly as tensorflowjs' `quantize_weights`: float64 range, zero point nudged onto
 /// the grid when 0 lies inside the range, round half to even. Returns (codes, min, scale).
 pub fn quantize_affine(data: &[f32], levels: u32) -> (Vec<u32>, f64, f64) {
-    let (lo, hi) = data
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x as f64), hi.max(x as f64)));
+    let (lo, hi) =
+        data.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x as f64), hi.max(x as f64)));
     if data.is_empty() || lo == hi {
         return (vec![0; data.len()], if data.is_empty() { 0.0 } else { lo }, 1.0);
     }
@@ -121,7 +120,12 @@ pub fn encode_weights(weights: &[WeightToWrite], shard_size: usize, group_name: 
             }
             (crate::tensor::Data::F32(v), Some(QuantizeTo::Float16)) => {
                 v.iter().for_each(|x| bytes.extend_from_slice(&f16::from_f32(*x).to_le_bytes()));
-                let quantization = Quantization { dtype: DType::Float16, min: None, scale: None, original_dtype: Some(DType::Float32) };
+                let quantization = Quantization {
+                    dtype: DType::Float16,
+                    min: None,
+                    scale: None,
+                    original_dtype: Some(DType::Float32),
+                };
                 WeightEntry { name: w.name.to_string(), shape, dtype: DType::Float32, quantization: Some(quantization) }
             }
             (crate::tensor::Data::F32(v), Some(q)) => {
@@ -134,8 +138,12 @@ pub fn encode_weights(weights: &[WeightToWrite], shard_size: usize, group_name: 
                         bytes.extend_from_slice(&(c as u16).to_le_bytes());
                     }
                 }
-                let quantization =
-                    Quantization { dtype: q.dtype(), min: Some(min), scale: Some(scale), original_dtype: Some(DType::Float32) };
+                let quantization = Quantization {
+                    dtype: q.dtype(),
+                    min: Some(min),
+                    scale: Some(scale),
+                    original_dtype: Some(DType::Float32),
+                };
                 WeightEntry { name: w.name.to_string(), shape, dtype: DType::Float32, quantization: Some(quantization) }
             }
             (crate::tensor::Data::I64(v), _) => {
@@ -168,11 +176,7 @@ pub fn encode_weights(weights: &[WeightToWrite], shard_size: usize, group_name: 
 pub fn verify_shard(info: Option<&ShardInfo>, bytes: &[u8], source: &str) -> Result<(), Error> {
     let Some(info) = info else { return Ok(()) };
     if bytes.len() as u64 != info.byte_length {
-        return Err(Error::Shard(format!(
-            "shard {source}: expected {} bytes, got {}",
-            info.byte_length,
-            bytes.len()
-        )));
+        return Err(Error::Shard(format!("shard {source}: expected {} bytes, got {}", info.byte_length, bytes.len())));
     }
     let digest = sha256_hex(bytes);
     if digest != info.sha256 {
@@ -212,7 +216,9 @@ fn decode_one(w: &WeightEntry, b: &[u8]) -> Result<Tensor, Error> {
     let affine = |q: &Quantization| -> Result<(f64, f64), Error> {
         match (q.min, q.scale) {
             (Some(min), Some(scale)) => Ok((min, scale)),
-            _ => Err(Error::Format(format!("weight {:?}: {} quantization needs min and scale", w.name, q.dtype.name()))),
+            _ => {
+                Err(Error::Format(format!("weight {:?}: {} quantization needs min and scale", w.name, q.dtype.name())))
+            }
         }
     };
     let integer_target = matches!(w.dtype, DType::Int32 | DType::Int64 | DType::Bool);

@@ -20,7 +20,10 @@ fn tiny_dense_sharded(shard_size: usize) -> (String, Vec<Vec<u8>>) {
     let w = Tensor::f32(vec![3, 2], vec![1.0, -1.0, 2.0, 0.5, -3.0, 1.0]);
     let b = Tensor::f32(vec![2], vec![0.5, -0.25]);
     let enc = encode_weights(
-        &[WeightToWrite { name: "w", tensor: &w, quantize: None }, WeightToWrite { name: "b", tensor: &b, quantize: None }],
+        &[
+            WeightToWrite { name: "w", tensor: &w, quantize: None },
+            WeightToWrite { name: "b", tensor: &b, quantize: None },
+        ],
         shard_size,
         "group1",
     );
@@ -29,8 +32,16 @@ fn tiny_dense_sharded(shard_size: usize) -> (String, Vec<Vec<u8>>) {
         generated_by: None,
         converted_by: None,
         graph: Graph {
-            inputs: vec![ValueInfo { name: "x".into(), dtype: DType::Float32, shape: vec![Dim::Symbol("batch".into()), Dim::Fixed(3)] }],
-            outputs: vec![ValueInfo { name: "y".into(), dtype: DType::Float32, shape: vec![Dim::Symbol("batch".into()), Dim::Fixed(2)] }],
+            inputs: vec![ValueInfo {
+                name: "x".into(),
+                dtype: DType::Float32,
+                shape: vec![Dim::Symbol("batch".into()), Dim::Fixed(3)],
+            }],
+            outputs: vec![ValueInfo {
+                name: "y".into(),
+                dtype: DType::Float32,
+                shape: vec![Dim::Symbol("batch".into()), Dim::Fixed(2)],
+            }],
             nodes: vec![Node {
                 name: "dense".into(),
                 op: "Gemm".into(),
@@ -97,7 +108,8 @@ async fn js_api_runs_a_dense_layer_with_batch_two() {
     let promise = model.predict(x.into(), None);
     let out = wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
     let data = Float32Array::new(&Reflect::get(&out, &"data".into()).unwrap()).to_vec();
-    let shape: Vec<f64> = Array::from(&Reflect::get(&out, &"shape".into()).unwrap()).iter().map(|v| v.as_f64().unwrap()).collect();
+    let shape: Vec<f64> =
+        Array::from(&Reflect::get(&out, &"shape".into()).unwrap()).iter().map(|v| v.as_f64().unwrap()).collect();
     assert_eq!(shape, vec![2.0, 2.0]);
     // row 1: [1+4-9+0.5, -1+1+3-0.25] = [-3.5, 2.75] -> relu; row 2: [-1-3+0.5, 1+1-0.25]
     assert_eq!(data, vec![0.0, 2.75, 0.0, 1.75]);
@@ -147,7 +159,8 @@ async fn predict_js(model: &mut webinfer::js::Model, data: &[f32], shape: &[f64]
     let promise = model.predict(Float32Array::from(data).into(), Some(shape_js));
     let out = wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
     let data = Float32Array::new(&Reflect::get(&out, &"data".into()).unwrap()).to_vec();
-    let shape = Array::from(&Reflect::get(&out, &"shape".into()).unwrap()).iter().map(|v| v.as_f64().unwrap()).collect();
+    let shape =
+        Array::from(&Reflect::get(&out, &"shape".into()).unwrap()).iter().map(|v| v.as_f64().unwrap()).collect();
     (data, shape)
 }
 
@@ -155,8 +168,16 @@ async fn predict_js(model: &mut webinfer::js::Model, data: &[f32], shape: &[f64]
 async fn mnist_models_match_onnxruntime_in_the_browser() {
     let x = first64_digits();
     let cases: [(&str, &[u8], &[u8]); 2] = [
-        (include_str!("fixtures/mnist/converted/mlp/model.json"), include_bytes!("fixtures/mnist/converted/mlp/group1-shard1of1.bin"), include_bytes!("fixtures/mnist/mlp_ort_first64.npy")),
-        (include_str!("fixtures/mnist/converted/cnn/model.json"), include_bytes!("fixtures/mnist/converted/cnn/group1-shard1of1.bin"), include_bytes!("fixtures/mnist/cnn_ort_first64.npy")),
+        (
+            include_str!("fixtures/mnist/converted/mlp/model.json"),
+            include_bytes!("fixtures/mnist/converted/mlp/group1-shard1of1.bin"),
+            include_bytes!("fixtures/mnist/mlp_ort_first64.npy"),
+        ),
+        (
+            include_str!("fixtures/mnist/converted/cnn/model.json"),
+            include_bytes!("fixtures/mnist/converted/cnn/group1-shard1of1.bin"),
+            include_bytes!("fixtures/mnist/cnn_ort_first64.npy"),
+        ),
     ];
     for (json, shard, reference) in cases {
         let want = f32s(npy_data(reference));
@@ -172,8 +193,15 @@ async fn mnist_models_match_onnxruntime_in_the_browser() {
             assert!(diff <= tolerance, "{used}: max |diff| vs onnxruntime: {diff}");
             let (one, one_shape) = predict_js(&mut model, &x[..784], &[1.0, 28.0, 28.0, 1.0]).await;
             assert_eq!(one_shape, vec![1.0, 10.0]);
-            assert!(one.iter().zip(&want[..10]).all(|(a, b)| (a - b).abs() <= tolerance), "{used}: batch 1 differs from batch 64");
-            digits.push(got.chunks(10).map(|r| r.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as f32).collect());
+            assert!(
+                one.iter().zip(&want[..10]).all(|(a, b)| (a - b).abs() <= tolerance),
+                "{used}: batch 1 differs from batch 64"
+            );
+            digits.push(
+                got.chunks(10)
+                    .map(|r| r.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as f32)
+                    .collect(),
+            );
         }
         assert_eq!(digits[0], digits[1], "auto and cpu predict different digits");
     }
@@ -220,7 +248,8 @@ async fn a_lost_gpu_device_switches_the_model_to_the_cpu() {
     let x = first64_digits();
     let shards: Array = [JsValue::from(Uint8Array::from(shard))].into_iter().collect();
     let reports = Array::new();
-    let record = Function::new_with_args("seen", "return (m) => seen.push(m);").call1(&JsValue::NULL, &reports).unwrap();
+    let record =
+        Function::new_with_args("seen", "return (m) => seen.push(m);").call1(&JsValue::NULL, &reports).unwrap();
     let options = Object::new();
     Reflect::set(&options, &"onDeviceLost".into(), &record).unwrap();
     let mut model = webinfer::js::Model::from_bytes(JsValue::from_str(json), shards, Some(options)).await.unwrap();
@@ -328,11 +357,18 @@ async fn load_reports_404_and_corrupted_shards_by_url() {
 #[wasm_bindgen_test]
 async fn memory_stays_flat_over_10000_predictions() {
     let json = include_str!("fixtures/mnist/converted/mlp/model.json");
-    let mut model = from_bytes(json, &[include_bytes!("fixtures/mnist/converted/mlp/group1-shard1of1.bin")], "cpu").await.unwrap();
+    let mut model =
+        from_bytes(json, &[include_bytes!("fixtures/mnist/converted/mlp/group1-shard1of1.bin")], "cpu").await.unwrap();
     let x = first64_digits();
     let input: JsValue = Float32Array::from(&x[..784]).into();
     let shape: JsValue = [1.0, 28.0, 28.0, 1.0].iter().map(|&d| JsValue::from_f64(d)).collect::<Array>().into();
-    let memory_bytes = || Reflect::get(&wasm_bindgen::memory(), &"buffer".into()).and_then(|b| Reflect::get(&b, &"byteLength".into())).unwrap().as_f64().unwrap();
+    let memory_bytes = || {
+        Reflect::get(&wasm_bindgen::memory(), &"buffer".into())
+            .and_then(|b| Reflect::get(&b, &"byteLength".into()))
+            .unwrap()
+            .as_f64()
+            .unwrap()
+    };
     for _ in 0..100 {
         model.predict_sync(&input, &shape).unwrap();
     }
@@ -362,7 +398,10 @@ fn two_in_two_out() -> (String, Vec<Vec<u8>>) {
         converted_by: None,
         graph: Graph {
             inputs: vec![info("a", vec![Dim::Symbol("n".into()), Dim::Fixed(2)]), info("b", vec![Dim::Fixed(2)])],
-            outputs: vec![info("sum", vec![Dim::Symbol("n".into()), Dim::Fixed(2)]), info("scaled", vec![Dim::Symbol("n".into()), Dim::Fixed(2)])],
+            outputs: vec![
+                info("sum", vec![Dim::Symbol("n".into()), Dim::Fixed(2)]),
+                info("scaled", vec![Dim::Symbol("n".into()), Dim::Fixed(2)]),
+            ],
             nodes: vec![node("add", "Add", ["a", "b"], "sum"), node("mul", "Mul", ["a", "two"], "scaled")],
         },
         weights_manifest: vec![enc.group],
@@ -387,13 +426,17 @@ async fn named_inputs_and_outputs_round_trip_through_js() {
     Reflect::set(&feeds, &"a".into(), &tensor(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[3.0, 2.0])).unwrap();
     Reflect::set(&feeds, &"b".into(), &tensor(&[10.0, 20.0], &[2.0])).unwrap();
     let out = wasm_bindgen_futures::JsFuture::from(model.predict(feeds.clone().into(), None)).await.unwrap();
-    let get = |name: &str| Float32Array::new(&Reflect::get(&Reflect::get(&out, &name.into()).unwrap(), &"data".into()).unwrap()).to_vec();
+    let get = |name: &str| {
+        Float32Array::new(&Reflect::get(&Reflect::get(&out, &name.into()).unwrap(), &"data".into()).unwrap()).to_vec()
+    };
     assert_eq!(get("sum"), vec![11.0, 22.0, 13.0, 24.0, 15.0, 26.0]);
     assert_eq!(get("scaled"), vec![2.0, 4.0, 6.0, 8.0, 10.0, 12.0]);
     Reflect::set(&feeds, &"c".into(), &tensor(&[1.0], &[1.0])).unwrap();
     let msg = js_message(wasm_bindgen_futures::JsFuture::from(model.predict(feeds.into(), None)).await.err().unwrap());
     assert!(msg.contains("unknown input name \"c\"") && msg.contains("\"a\", \"b\""), "{msg}");
-    let msg = js_message(model.predict_sync(&Float32Array::from(&[1.0f32, 2.0][..]).into(), &JsValue::UNDEFINED).err().unwrap());
+    let msg = js_message(
+        model.predict_sync(&Float32Array::from(&[1.0f32, 2.0][..]).into(), &JsValue::UNDEFINED).err().unwrap(),
+    );
     assert!(msg.contains("2 inputs"), "{msg}");
 }
 
@@ -418,16 +461,39 @@ async fn tfjs_graph_and_keras3_layers_models_load_and_match_tfjs() {
     let graph = fixture_files!(
         "seq_cnn/tfjs_graph_none",
         "https://models.example/graph/",
-        ["group1-shard1of7.bin", "group1-shard2of7.bin", "group1-shard3of7.bin", "group1-shard4of7.bin", "group1-shard5of7.bin", "group1-shard6of7.bin", "group1-shard7of7.bin"]
+        [
+            "group1-shard1of7.bin",
+            "group1-shard2of7.bin",
+            "group1-shard3of7.bin",
+            "group1-shard4of7.bin",
+            "group1-shard5of7.bin",
+            "group1-shard6of7.bin",
+            "group1-shard7of7.bin"
+        ]
     );
     let layers = fixture_files!(
         "seq_cnn/tfjs_layers3_uint8",
         "https://models.example/layers/",
-        ["group1-shard1of1.bin", "group2-shard1of1.bin", "group3-shard1of2.bin", "group3-shard2of2.bin", "group4-shard1of1.bin", "group5-shard1of1.bin"]
+        [
+            "group1-shard1of1.bin",
+            "group2-shard1of1.bin",
+            "group3-shard1of2.bin",
+            "group3-shard2of2.bin",
+            "group4-shard1of1.bin",
+            "group5-shard1of1.bin"
+        ]
     );
     let cases = [
-        (graph, "https://models.example/graph/model.json", reference(include_str!("fixtures/interop/seq_cnn/tfjs_graph_none/tfjs_output.json"))),
-        (layers, "https://models.example/layers/model.json", reference(include_str!("fixtures/interop/seq_cnn/tfjs_layers_uint8/tfjs_output.json"))),
+        (
+            graph,
+            "https://models.example/graph/model.json",
+            reference(include_str!("fixtures/interop/seq_cnn/tfjs_graph_none/tfjs_output.json")),
+        ),
+        (
+            layers,
+            "https://models.example/layers/model.json",
+            reference(include_str!("fixtures/interop/seq_cnn/tfjs_layers_uint8/tfjs_output.json")),
+        ),
     ];
     for (files, url, want) in cases {
         let _fetch = FakeFetch::install(&files);

@@ -40,6 +40,7 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 
 [ -f "$here/Cargo.lock" ] || (cd "$here" && cargo generate-lockfile)
 wbg=$(wasm_bindgen_version)

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use webinfer::format::{Attr, DType, Dim, Graph, ModelJson, Node, ValueInfo, FORMAT};
 use webinfer::engine::Analysis;
+use webinfer::format::{Attr, DType, Dim, Graph, ModelJson, Node, ValueInfo, FORMAT};
 use webinfer::tensor::Tensor;
 
 use crate::ConvertError;
@@ -90,7 +90,8 @@ impl IrGraph {
         self.inputs
             .iter()
             .map(|i| {
-                let shape: Vec<usize> = i.shape.iter().map(|d| if let Dim::Fixed(n) = d { *n as usize } else { size }).collect();
+                let shape: Vec<usize> =
+                    i.shape.iter().map(|d| if let Dim::Fixed(n) = d { *n as usize } else { size }).collect();
                 let n = shape.iter().product();
                 match i.dtype {
                     DType::Float32 | DType::Float16 => Some(Tensor::f32(shape, vec![0.0; n])),
@@ -158,17 +159,24 @@ impl IrGraph {
             }
             let Some(&pi) = producer.get(&bn.inputs[0]) else { continue };
             let prev = &self.nodes[pi];
-            if consumers.get(&bn.inputs[0]) != Some(&1) || self.is_output(&bn.inputs[0]) || prev.attr("activation").is_some() {
+            if consumers.get(&bn.inputs[0]) != Some(&1)
+                || self.is_output(&bn.inputs[0])
+                || prev.attr("activation").is_some()
+            {
                 continue;
             }
             let params: Option<Vec<Vec<f32>>> = bn.inputs[1..5].iter().map(|n| self.const_f32(n)).collect();
             let Some(p) = params else { continue };
-            let (scale, shift) = webinfer::ops::norm::batchnorm_coefficients(&p[0], &p[1], &p[2], &p[3], bn.float("epsilon", 1e-5));
+            let (scale, shift) =
+                webinfer::ops::norm::batchnorm_coefficients(&p[0], &p[1], &p[2], &p[3], bn.float("epsilon", 1e-5));
             let c = scale.len();
             let bn_out = bn.outputs[0].clone();
             let bn_name = bn.name.clone();
             let prev = self.nodes[pi].clone();
-            let Some(w) = prev.input(1).and_then(|n| self.weights.get(n)).filter(|t| t.is_float()).map(Arc::clone) else { continue };
+            let Some(w) = prev.input(1).and_then(|n| self.weights.get(n)).filter(|t| t.is_float()).map(Arc::clone)
+            else {
+                continue;
+            };
             let bias = match prev.input(2) {
                 Some(b) => match self.const_f32(b) {
                     Some(b) if b.len() == c => b,
@@ -219,14 +227,19 @@ impl IrGraph {
                     let (x, k) = (&node.inputs[side], &node.inputs[1 - side]);
                     let ci = *producer.get(x)?;
                     let conv = &self.nodes[ci];
-                    if conv.op != "Conv" || conv.attr("activation").is_some() || consumers.get(x) != Some(&1) || self.is_output(x) {
+                    if conv.op != "Conv"
+                        || conv.attr("activation").is_some()
+                        || consumers.get(x) != Some(&1)
+                        || self.is_output(x)
+                    {
                         return None;
                     }
                     let w = conv.input(1).and_then(|n| self.weights.get(n)).filter(|t| t.is_float())?;
                     let constant = self.weights.get(k).filter(|t| t.is_float())?;
                     let (c, rank, ks) = (w.shape[0], w.shape.len(), &constant.shape);
                     let channel_axis = |i: usize| i + rank - ks.len() == 1;
-                    let per_channel = ks.len() <= rank && ks.iter().enumerate().all(|(i, &d)| d == 1 || (d == c && channel_axis(i)));
+                    let per_channel =
+                        ks.len() <= rank && ks.iter().enumerate().all(|(i, &d)| d == 1 || (d == c && channel_axis(i)));
                     if !per_channel {
                         return None;
                     }
@@ -279,14 +292,21 @@ impl IrGraph {
             let Some(pads) = pad.input(1).and_then(|n| self.weights.get(n)).map(|t| t.to_i64s()) else { continue };
             let rank = pads.len() / 2;
             let spatial = rank.saturating_sub(2);
-            if rank < 3 || pads.iter().any(|&p| p < 0) || pads[0] != 0 || pads[1] != 0 || pads[rank] != 0 || pads[rank + 1] != 0 {
+            if rank < 3
+                || pads.iter().any(|&p| p < 0)
+                || pads[0] != 0
+                || pads[1] != 0
+                || pads[rank] != 0
+                || pads[rank + 1] != 0
+            {
                 continue;
             }
             let old: Vec<i64> = conv.ints("pads").map_or_else(|| vec![0; 2 * spatial], <[i64]>::to_vec);
             if old.len() != 2 * spatial {
                 continue;
             }
-            let new: Vec<i64> = (0..2 * spatial).map(|i| old[i] + pads[(i / spatial) * rank + 2 + i % spatial]).collect();
+            let new: Vec<i64> =
+                (0..2 * spatial).map(|i| old[i] + pads[(i / spatial) * rank + 2 + i % spatial]).collect();
             let input = pad.inputs[0].clone();
             let conv = &mut self.nodes[ci];
             conv.inputs[0] = input;
@@ -305,15 +325,26 @@ impl IrGraph {
             if add.op != "Add" || add.inputs.len() != 2 {
                 continue;
             }
-            let (mm_out, bias_name) = if producer.contains_key(&add.inputs[0]) { (&add.inputs[0], &add.inputs[1]) } else { (&add.inputs[1], &add.inputs[0]) };
+            let (mm_out, bias_name) = if producer.contains_key(&add.inputs[0]) {
+                (&add.inputs[0], &add.inputs[1])
+            } else {
+                (&add.inputs[1], &add.inputs[0])
+            };
             let Some(&mi) = producer.get(mm_out) else { continue };
             let mm = &self.nodes[mi];
-            if mm.op != "MatMul" || mm.inputs.len() != 2 || consumers.get(mm_out) != Some(&1) || self.is_output(mm_out) {
+            if mm.op != "MatMul" || mm.inputs.len() != 2 || consumers.get(mm_out) != Some(&1) || self.is_output(mm_out)
+            {
                 continue;
             }
-            let Some(w) = self.weights.get(&mm.inputs[1]).filter(|t| t.is_float() && t.shape.len() == 2) else { continue };
+            let Some(w) = self.weights.get(&mm.inputs[1]).filter(|t| t.is_float() && t.shape.len() == 2) else {
+                continue;
+            };
             let n = w.shape[1];
-            let Some(bias) = self.weights.get(bias_name).filter(|t| t.is_float() && t.len() == n && t.shape.last() == Some(&n)) else { continue };
+            let Some(bias) =
+                self.weights.get(bias_name).filter(|t| t.is_float() && t.len() == n && t.shape.last() == Some(&n))
+            else {
+                continue;
+            };
             let bias_shape_ok = bias.shape.iter().rev().skip(1).all(|&d| d == 1);
             if !bias_shape_ok {
                 continue;
@@ -336,7 +367,11 @@ impl IrGraph {
             let Some(input) = act.input(0) else { continue };
             let Some(&pi) = producer.get(input) else { continue };
             let prev = &self.nodes[pi];
-            if !matches!(prev.op.as_str(), "Conv" | "Gemm" | "MatMul") || prev.attr("activation").is_some() || consumers.get(input) != Some(&1) || self.is_output(input) {
+            if !matches!(prev.op.as_str(), "Conv" | "Gemm" | "MatMul")
+                || prev.attr("activation").is_some()
+                || consumers.get(input) != Some(&1)
+                || self.is_output(input)
+            {
                 continue;
             }
             let mut attrs: BTreeMap<String, Attr> = BTreeMap::new();
@@ -352,7 +387,10 @@ impl IrGraph {
                             None => Some(act.float(attr, default)),
                         }
                     };
-                    let (Some(lo), Some(hi)) = (bound(1, "min", f32::NEG_INFINITY), bound(2, "max", f32::INFINITY)) else { continue };
+                    let (Some(lo), Some(hi)) = (bound(1, "min", f32::NEG_INFINITY), bound(2, "max", f32::INFINITY))
+                    else {
+                        continue;
+                    };
                     attrs.insert("activation_min".into(), Attr::Float(lo));
                     attrs.insert("activation_max".into(), Attr::Float(hi));
                 }
@@ -390,7 +428,13 @@ impl IrGraph {
     /// become symbols, the rest fixed. Folding and fusion keep graph outputs and their shapes, so the
     /// analyses taken before them still hold.
     fn infer_output_shapes(&mut self, a: &Analysis, b: &Analysis) {
-        let symbol = self.inputs.iter().flat_map(|i| &i.shape).find_map(|d| if let Dim::Symbol(s) = d { Some(s.clone()) } else { None });
+        let symbol = self.inputs.iter().flat_map(|i| &i.shape).find_map(|d| {
+            if let Dim::Symbol(s) = d {
+                Some(s.clone())
+            } else {
+                None
+            }
+        });
         for out in &mut self.outputs {
             let (Some(sa), Some(sb)) = (a.shapes.get(&out.name), b.shapes.get(&out.name)) else { continue };
             if sa.len() != sb.len() {

@@ -39,14 +39,17 @@ fn string_list_attr(loc: &hdf5::Location, key: &str) -> Option<Vec<String>> {
 }
 
 fn parse_config(text: &str, source: &str) -> Result<serde_json::Value, ConvertError> {
-    serde_json::from_str(text).map_err(|e| ConvertError::Parse(format!("{source}: the model config is not valid JSON: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| ConvertError::Parse(format!("{source}: the model config is not valid JSON: {e}")))
 }
 
 /// Reads a legacy Keras `.h5` file (root attribute `model_config`, weights under `model_weights/<layer>`).
 pub fn read_h5(path: &Path, source: &str) -> Result<Translated, ConvertError> {
     let file = hdf5::File::open(path).map_err(|e| h5_err(source, "cannot open as HDF5", e))?;
     let config_text = string_attr(&file, "model_config").ok_or_else(|| {
-        ConvertError::Parse(format!("{source}: no model_config attribute; a weights-only .h5 cannot be converted (save the whole model)"))
+        ConvertError::Parse(format!(
+            "{source}: no model_config attribute; a weights-only .h5 cannot be converted (save the whole model)"
+        ))
     })?;
     let config = parse_config(&config_text, source)?;
     let version = string_attr(&file, "keras_version").unwrap_or_default();
@@ -57,7 +60,8 @@ pub fn read_h5(path: &Path, source: &str) -> Result<Translated, ConvertError> {
         let names = string_list_attr(&group, "weight_names").unwrap_or_default();
         let mut tensors = Vec::new();
         for name in names {
-            let ds = group.dataset(&name).map_err(|e| h5_err(source, &format!("weight {name:?} of layer {layer:?}"), e))?;
+            let ds =
+                group.dataset(&name).map_err(|e| h5_err(source, &format!("weight {name:?} of layer {layer:?}"), e))?;
             tensors.push(Arc::new(dataset_tensor(&ds, source, &name)?));
         }
         layer_weights.insert(layer, tensors);
@@ -68,7 +72,8 @@ pub fn read_h5(path: &Path, source: &str) -> Result<Translated, ConvertError> {
 /// Reads a Keras 3 `.keras` zip.
 pub fn read_keras(path: &Path, source: &str) -> Result<Translated, ConvertError> {
     let file = std::fs::File::open(path).map_err(|e| ConvertError::Io(format!("{source}: {e}")))?;
-    let mut zip = zip::ZipArchive::new(file).map_err(|e| ConvertError::Parse(format!("{source}: not a .keras zip: {e}")))?;
+    let mut zip =
+        zip::ZipArchive::new(file).map_err(|e| ConvertError::Parse(format!("{source}: not a .keras zip: {e}")))?;
     let mut read_entry = |name: &str| -> Result<Vec<u8>, ConvertError> {
         let mut entry = zip.by_name(name).map_err(|e| ConvertError::Parse(format!("{source}: {name}: {e}")))?;
         let mut bytes = Vec::new();
@@ -76,10 +81,15 @@ pub fn read_keras(path: &Path, source: &str) -> Result<Translated, ConvertError>
         Ok(bytes)
     };
     let config = parse_config(&String::from_utf8_lossy(&read_entry("config.json")?), source)?;
-    let metadata: serde_json::Value = read_entry("metadata.json").ok().and_then(|m| serde_json::from_slice(&m).ok()).unwrap_or_default();
+    let metadata: serde_json::Value =
+        read_entry("metadata.json").ok().and_then(|m| serde_json::from_slice(&m).ok()).unwrap_or_default();
     let weights_bytes = read_entry("model.weights.h5")?;
-    let tmp = tempfile::Builder::new().suffix(".weights.h5").tempfile().map_err(|e| ConvertError::Io(format!("temporary file: {e}")))?;
-    std::fs::write(tmp.path(), &weights_bytes).map_err(|e| ConvertError::Io(format!("{}: {e}", tmp.path().display())))?;
+    let tmp = tempfile::Builder::new()
+        .suffix(".weights.h5")
+        .tempfile()
+        .map_err(|e| ConvertError::Io(format!("temporary file: {e}")))?;
+    std::fs::write(tmp.path(), &weights_bytes)
+        .map_err(|e| ConvertError::Io(format!("{}: {e}", tmp.path().display())))?;
     let named = read_vars(tmp.path(), source)?;
     let grouped = keras::group_weights(&config, named);
     let version = metadata.get("keras_version").and_then(serde_json::Value::as_str).unwrap_or("3");

@@ -58,7 +58,13 @@ pub struct ConvertOptions {
 
 impl Default for ConvertOptions {
     fn default() -> Self {
-        ConvertOptions { from: None, quantize: None, quantize_only: Vec::new(), shard_size: DEFAULT_SHARD_SIZE, signature: None }
+        ConvertOptions {
+            from: None,
+            quantize: None,
+            quantize_only: Vec::new(),
+            shard_size: DEFAULT_SHARD_SIZE,
+            signature: None,
+        }
     }
 }
 
@@ -78,7 +84,10 @@ pub fn detect_format(path: &Path, head: &[u8]) -> Result<SourceFormat, ConvertEr
         if path.join("model.json").exists() {
             return Ok(SourceFormat::Tfjs);
         }
-        return Err(ConvertError::Unsupported(format!("{}: a directory without saved_model.pb or model.json", path.display())));
+        return Err(ConvertError::Unsupported(format!(
+            "{}: a directory without saved_model.pb or model.json",
+            path.display()
+        )));
     }
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
@@ -118,13 +127,20 @@ pub fn convert_path(input: &Path, options: &ConvertOptions) -> Result<Converted,
     };
     let source = input.file_name().map_or_else(|| input.display().to_string(), |n| n.to_string_lossy().into_owned());
     if let (Some(name), false) = (&options.signature, format == SourceFormat::SavedModel) {
-        return Err(ConvertError::Unsupported(format!("{}: --signature {name:?} applies to SavedModels only", input.display())));
+        return Err(ConvertError::Unsupported(format!(
+            "{}: --signature {name:?} applies to SavedModels only",
+            input.display()
+        )));
     }
     match format {
-        SourceFormat::Onnx => convert_onnx(prost::bytes::Bytes::from(std::fs::read(input).map_err(io)?), &source, options),
+        SourceFormat::Onnx => {
+            convert_onnx(prost::bytes::Bytes::from(std::fs::read(input).map_err(io)?), &source, options)
+        }
         SourceFormat::Keras => finish(ir_from(keras_file::read_keras(input, &source)?), options),
         SourceFormat::H5 => finish(ir_from(keras_file::read_h5(input, &source)?), options),
-        SourceFormat::SavedModel => finish(ir_from(saved_model::read(input, &source, options.signature.as_deref())?), options),
+        SourceFormat::SavedModel => {
+            finish(ir_from(saved_model::read(input, &source, options.signature.as_deref())?), options)
+        }
         SourceFormat::Tfjs => {
             let dir = if input.is_dir() { input } else { input.parent().unwrap_or(Path::new(".")) };
             let (json, shards) = webinfer::read_dir_files(dir)?;
@@ -134,7 +150,10 @@ pub fn convert_path(input: &Path, options: &ConvertOptions) -> Result<Converted,
                     let g = model.graph;
                     let weights = weights.into_iter().map(|(k, v)| (k, std::sync::Arc::new(v))).collect();
                     let generated_by = model.generated_by.unwrap_or_default();
-                    finish(IrGraph { generated_by, inputs: g.inputs, outputs: g.outputs, nodes: g.nodes, weights }, options)
+                    finish(
+                        IrGraph { generated_by, inputs: g.inputs, outputs: g.outputs, nodes: g.nodes, weights },
+                        options,
+                    )
                 }
             }
         }
@@ -147,7 +166,11 @@ fn ir_from(t: webinfer::interop::Translated) -> IrGraph {
 }
 
 /// Converts ONNX model bytes; `source` names the model in messages.
-pub fn convert_onnx(bytes: impl Into<prost::bytes::Bytes>, source: &str, options: &ConvertOptions) -> Result<Converted, ConvertError> {
+pub fn convert_onnx(
+    bytes: impl Into<prost::bytes::Bytes>,
+    source: &str,
+    options: &ConvertOptions,
+) -> Result<Converted, ConvertError> {
     let model = onnx::decode_model(bytes.into(), source)?;
     let ir = onnx::lower(&model, source)?;
     drop(model);
@@ -174,7 +197,9 @@ pub fn finish(mut ir: IrGraph, options: &ConvertOptions) -> Result<Converted, Co
     let to_write: Vec<WeightToWrite> = order
         .iter()
         .map(|name| {
-            let quantize = options.quantize.filter(|_| options.quantize_only.is_empty() || options.quantize_only.iter().any(|p| p.matches(name)));
+            let quantize = options
+                .quantize
+                .filter(|_| options.quantize_only.is_empty() || options.quantize_only.iter().any(|p| p.matches(name)));
             WeightToWrite { name, tensor: &ir.weights[*name], quantize }
         })
         .collect();
@@ -191,7 +216,10 @@ pub fn write_output(converted: &Converted, out_dir: &Path) -> Result<(), Convert
     let io = |p: &Path, e: std::io::Error| ConvertError::Io(format!("{}: {e}", p.display()));
     let parent = out_dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
-    let name = out_dir.file_name().ok_or_else(|| ConvertError::Io(format!("{}: not a directory name", out_dir.display())))?.to_string_lossy();
+    let name = out_dir
+        .file_name()
+        .ok_or_else(|| ConvertError::Io(format!("{}: not a directory name", out_dir.display())))?
+        .to_string_lossy();
     let tmp: PathBuf = parent.join(format!(".{name}.partial-{}", std::process::id()));
     let result = (|| {
         let _ = std::fs::remove_dir_all(&tmp);
@@ -204,8 +232,14 @@ pub fn write_output(converted: &Converted, out_dir: &Path) -> Result<(), Convert
             std::fs::write(&p, bytes).map_err(|e| io(&p, e))?;
         }
         if out_dir.exists() {
-            if out_dir.is_dir() && out_dir.read_dir().map_err(|e| io(out_dir, e))?.next().is_some() && !out_dir.join("model.json").exists() {
-                return Err(ConvertError::Io(format!("{}: exists and does not hold a converted model; refusing to replace it", out_dir.display())));
+            if out_dir.is_dir()
+                && out_dir.read_dir().map_err(|e| io(out_dir, e))?.next().is_some()
+                && !out_dir.join("model.json").exists()
+            {
+                return Err(ConvertError::Io(format!(
+                    "{}: exists and does not hold a converted model; refusing to replace it",
+                    out_dir.display()
+                )));
             }
             std::fs::remove_dir_all(out_dir).map_err(|e| io(out_dir, e))?;
         }
@@ -234,9 +268,16 @@ pub fn summary(model: &ModelJson, shards: &[Vec<u8>]) -> String {
     }
     let total: usize = shards.iter().map(Vec::len).sum();
     let mut s = String::new();
-    s += &format!("ops ({} nodes): {}\n", model.graph.nodes.len(), ops.iter().map(|(k, v)| format!("{k}×{v}")).collect::<Vec<_>>().join(", "));
+    s += &format!(
+        "ops ({} nodes): {}\n",
+        model.graph.nodes.len(),
+        ops.iter().map(|(k, v)| format!("{k}×{v}")).collect::<Vec<_>>().join(", ")
+    );
     s += &format!("parameters: {params}\n");
-    s += &format!("weights by dtype: {}\n", bytes_by_dtype.iter().map(|(k, v)| format!("{k} {v} B")).collect::<Vec<_>>().join(", "));
+    s += &format!(
+        "weights by dtype: {}\n",
+        bytes_by_dtype.iter().map(|(k, v)| format!("{k} {v} B")).collect::<Vec<_>>().join(", ")
+    );
     s += &format!("shards: {} ({} bytes)\n", shards.len(), total);
     s
 }

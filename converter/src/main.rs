@@ -46,7 +46,9 @@ enum Backend {
 #[derive(Subcommand)]
 enum Command {
     /// Convert a model into model.json + weight shards.
-    #[command(after_help = "Examples:\n  webinfer convert mnist.onnx out/mnist\n  webinfer convert model.onnx out/ --quantize float16\n  webinfer convert model.onnx out/ --quantize uint8 --quantize-only 'conv*' --shard-size 1048576\n  webinfer convert model.keras out/\n  webinfer convert my_mnist_model/0001 out/ --signature serving_default")]
+    #[command(
+        after_help = "Examples:\n  webinfer convert mnist.onnx out/mnist\n  webinfer convert model.onnx out/ --quantize float16\n  webinfer convert model.onnx out/ --quantize uint8 --quantize-only 'conv*' --shard-size 1048576\n  webinfer convert model.keras out/\n  webinfer convert my_mnist_model/0001 out/ --signature serving_default"
+    )]
     Convert {
         /// The source model: an ONNX .onnx, a Keras .keras or .h5, a SavedModel directory or a TF.js model directory.
         input: PathBuf,
@@ -69,7 +71,9 @@ enum Command {
         signature: Option<String>,
     },
     /// Run a converted model on .npy inputs and write .npy outputs.
-    #[command(after_help = "Examples:\n  webinfer run out/mnist --input digit.npy --output probs.npy\n  webinfer run out/model --input a=a.npy --input b=b.npy --output y=y.npy")]
+    #[command(
+        after_help = "Examples:\n  webinfer run out/mnist --input digit.npy --output probs.npy\n  webinfer run out/model --input a=a.npy --input b=b.npy --output y=y.npy"
+    )]
     Run {
         /// A directory holding model.json and its shards.
         model_dir: PathBuf,
@@ -86,9 +90,7 @@ enum Command {
         profile: Option<usize>,
     },
     /// Show a converted model: inputs, outputs, ops, weights, shards and their integrity.
-    Inspect {
-        model_dir: PathBuf,
-    },
+    Inspect { model_dir: PathBuf },
 }
 
 /// Mesa's Vulkan device-select layer (VK_LAYER_MESA_device_select, installed with mesa-vulkan-drivers) looks for a
@@ -117,7 +119,9 @@ fn run(cli: Cli) -> Result<(), ConvertError> {
         Command::Convert { input, out_dir, quantize, quantize_only, shard_size, from, signature } => {
             convert(&input, &out_dir, quantize, &quantize_only, shard_size, from, signature)
         }
-        Command::Run { model_dir, input, output, backend, profile } => run_model(&model_dir, &input, &output, backend, profile),
+        Command::Run { model_dir, input, output, backend, profile } => {
+            run_model(&model_dir, &input, &output, backend, profile)
+        }
         Command::Inspect { model_dir } => inspect(&model_dir),
     }
 }
@@ -185,7 +189,13 @@ fn split_named(arg: &str) -> (Option<&str>, &str) {
     }
 }
 
-fn run_model(dir: &Path, inputs: &[String], outputs: &[String], backend: Backend, profile: Option<usize>) -> Result<(), ConvertError> {
+fn run_model(
+    dir: &Path,
+    inputs: &[String],
+    outputs: &[String],
+    backend: Backend,
+    profile: Option<usize>,
+) -> Result<(), ConvertError> {
     let mut model = webinfer::load_dir(dir).map_err(|e| ConvertError::Io(format!("{}: {e}", dir.display())))?;
     let input_names: Vec<String> = model.inputs().iter().map(|i| i.name.clone()).collect();
     let mut named = Vec::new();
@@ -193,7 +203,12 @@ fn run_model(dir: &Path, inputs: &[String], outputs: &[String], backend: Backend
         let (name, path) = split_named(arg);
         let name = match name {
             Some(n) => n.to_string(),
-            None => input_names.get(i).cloned().ok_or_else(|| ConvertError::Io(format!("--input {arg}: the model has only {} input(s) {input_names:?}", input_names.len())))?,
+            None => input_names.get(i).cloned().ok_or_else(|| {
+                ConvertError::Io(format!(
+                    "--input {arg}: the model has only {} input(s) {input_names:?}",
+                    input_names.len()
+                ))
+            })?,
         };
         named.push((name, npy::read(Path::new(path))?));
     }
@@ -217,9 +232,16 @@ fn run_model(dir: &Path, inputs: &[String], outputs: &[String], backend: Backend
     for (i, arg) in outputs.iter().enumerate() {
         let (name, path) = split_named(arg);
         let index = match name {
-            Some(n) => output_names.iter().position(|o| o == n).ok_or_else(|| ConvertError::Io(format!("--output {arg}: unknown output {n:?}; outputs are {output_names:?}")))?,
+            Some(n) => output_names.iter().position(|o| o == n).ok_or_else(|| {
+                ConvertError::Io(format!("--output {arg}: unknown output {n:?}; outputs are {output_names:?}"))
+            })?,
             None if i < output_names.len() => i,
-            None => return Err(ConvertError::Io(format!("--output {arg}: the model has only {} output(s)", output_names.len()))),
+            None => {
+                return Err(ConvertError::Io(format!(
+                    "--output {arg}: the model has only {} output(s)",
+                    output_names.len()
+                )))
+            }
         };
         npy::write(Path::new(path), &results[index])?;
         say!("{} {:?} -> {path}", output_names[index], results[index].shape);
@@ -259,7 +281,16 @@ fn inspect(dir: &Path) -> Result<(), ConvertError> {
     if let Some(g) = &model.generated_by {
         say!("source: {g}");
     }
-    let dims = |v: &webinfer::format::ValueInfo| v.shape.iter().map(|d| match d { webinfer::format::Dim::Fixed(n) => n.to_string(), webinfer::format::Dim::Symbol(s) => s.clone() }).collect::<Vec<_>>().join(", ");
+    let dims = |v: &webinfer::format::ValueInfo| {
+        v.shape
+            .iter()
+            .map(|d| match d {
+                webinfer::format::Dim::Fixed(n) => n.to_string(),
+                webinfer::format::Dim::Symbol(s) => s.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     for i in &model.graph.inputs {
         say!("input  {} {} [{}]", i.name, i.dtype.name(), dims(i));
     }

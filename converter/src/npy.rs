@@ -19,16 +19,35 @@ pub fn read(path: &Path) -> Result<Tensor, ConvertError> {
     let DType::Plain(ts) = npy.dtype() else { return Err(err(&"structured arrays are not supported")) };
     let tensor = match (ts.type_char(), ts.size_field()) {
         (TypeChar::Float, 4) => Tensor::f32(shape, npy.into_vec::<f32>().map_err(|e| err(&e))?),
-        (TypeChar::Float, 8) => Tensor::f32(shape, npy.into_vec::<f64>().map_err(|e| err(&e))?.into_iter().map(|v| v as f32).collect()),
-        (TypeChar::Float, 2) => Tensor::f32(shape, npy.into_vec::<half::f16>().map_err(|e| err(&e))?.into_iter().map(|v| v.to_f32()).collect()),
+        (TypeChar::Float, 8) => {
+            Tensor::f32(shape, npy.into_vec::<f64>().map_err(|e| err(&e))?.into_iter().map(|v| v as f32).collect())
+        }
+        (TypeChar::Float, 2) => Tensor::f32(
+            shape,
+            npy.into_vec::<half::f16>().map_err(|e| err(&e))?.into_iter().map(|v| v.to_f32()).collect(),
+        ),
         (TypeChar::Int, 8) => Tensor::i64(shape, npy.into_vec::<i64>().map_err(|e| err(&e))?),
-        (TypeChar::Int, 4) => Tensor::i64(shape, npy.into_vec::<i32>().map_err(|e| err(&e))?.into_iter().map(i64::from).collect()),
-        (TypeChar::Int, 2) => Tensor::i64(shape, npy.into_vec::<i16>().map_err(|e| err(&e))?.into_iter().map(i64::from).collect()),
-        (TypeChar::Int, 1) => Tensor::i64(shape, npy.into_vec::<i8>().map_err(|e| err(&e))?.into_iter().map(i64::from).collect()),
-        (TypeChar::Uint, 2) => Tensor::i64(shape, npy.into_vec::<u16>().map_err(|e| err(&e))?.into_iter().map(i64::from).collect()),
-        (TypeChar::Uint, 4) => Tensor::i64(shape, npy.into_vec::<u32>().map_err(|e| err(&e))?.into_iter().map(i64::from).collect()),
-        (TypeChar::Uint, 1) => Tensor::i64(shape, npy.into_vec::<u8>().map_err(|e| err(&e))?.into_iter().map(i64::from).collect()),
-        (TypeChar::Bool, 1) => Tensor::i64(shape, npy.into_vec::<bool>().map_err(|e| err(&e))?.into_iter().map(i64::from).collect()),
+        (TypeChar::Int, 4) => {
+            Tensor::i64(shape, npy.into_vec::<i32>().map_err(|e| err(&e))?.into_iter().map(i64::from).collect())
+        }
+        (TypeChar::Int, 2) => {
+            Tensor::i64(shape, npy.into_vec::<i16>().map_err(|e| err(&e))?.into_iter().map(i64::from).collect())
+        }
+        (TypeChar::Int, 1) => {
+            Tensor::i64(shape, npy.into_vec::<i8>().map_err(|e| err(&e))?.into_iter().map(i64::from).collect())
+        }
+        (TypeChar::Uint, 2) => {
+            Tensor::i64(shape, npy.into_vec::<u16>().map_err(|e| err(&e))?.into_iter().map(i64::from).collect())
+        }
+        (TypeChar::Uint, 4) => {
+            Tensor::i64(shape, npy.into_vec::<u32>().map_err(|e| err(&e))?.into_iter().map(i64::from).collect())
+        }
+        (TypeChar::Uint, 1) => {
+            Tensor::i64(shape, npy.into_vec::<u8>().map_err(|e| err(&e))?.into_iter().map(i64::from).collect())
+        }
+        (TypeChar::Bool, 1) => {
+            Tensor::i64(shape, npy.into_vec::<bool>().map_err(|e| err(&e))?.into_iter().map(i64::from).collect())
+        }
         (c, s) => return Err(err(&format!("unsupported dtype {c:?}{s}"))),
     };
     Ok(tensor)
@@ -41,12 +60,22 @@ pub fn write(path: &Path, t: &Tensor) -> Result<(), ConvertError> {
     let shape: Vec<u64> = t.shape.iter().map(|&d| d as u64).collect();
     match &t.data {
         Data::F32(v) => {
-            let mut w = npyz::WriteOptions::<f32>::new().default_dtype().shape(&shape).writer(&mut file).begin_nd().map_err(|e| err(&e))?;
+            let mut w = npyz::WriteOptions::<f32>::new()
+                .default_dtype()
+                .shape(&shape)
+                .writer(&mut file)
+                .begin_nd()
+                .map_err(|e| err(&e))?;
             w.extend(v.iter().copied()).map_err(|e| err(&e))?;
             w.finish().map_err(|e| err(&e))?;
         }
         Data::I64(v) => {
-            let mut w = npyz::WriteOptions::<i64>::new().default_dtype().shape(&shape).writer(&mut file).begin_nd().map_err(|e| err(&e))?;
+            let mut w = npyz::WriteOptions::<i64>::new()
+                .default_dtype()
+                .shape(&shape)
+                .writer(&mut file)
+                .begin_nd()
+                .map_err(|e| err(&e))?;
             w.extend(v.iter().copied()).map_err(|e| err(&e))?;
             w.finish().map_err(|e| err(&e))?;
         }

@@ -29,7 +29,8 @@ pub fn supported_ops() -> Vec<&'static str> {
 
 /// Decodes ONNX model bytes, naming `source` in errors. Tensor payloads share `bytes` (no copies).
 pub fn decode_model(bytes: prost::bytes::Bytes, source: &str) -> Result<pb::ModelProto, ConvertError> {
-    let model = pb::ModelProto::decode(bytes).map_err(|e| ConvertError::Parse(format!("{source}: not a valid ONNX model ({e})")))?;
+    let model = pb::ModelProto::decode(bytes)
+        .map_err(|e| ConvertError::Parse(format!("{source}: not a valid ONNX model ({e})")))?;
     if model.graph.is_none() {
         return Err(ConvertError::Parse(format!("{source}: not a valid ONNX model (it has no graph)")));
     }
@@ -62,13 +63,16 @@ fn cast_target(elem: i64) -> &'static str {
 pub fn tensor_from_proto(t: &pb::TensorProto) -> Result<Tensor, ConvertError> {
     let name = t.name();
     if t.data_location == Some(pb::tensor_proto::DataLocation::External as i32) {
-        return Err(ConvertError::Unsupported(format!("tensor {name:?} keeps its data in an external file, which is not supported")));
+        return Err(ConvertError::Unsupported(format!(
+            "tensor {name:?} keeps its data in an external file, which is not supported"
+        )));
     }
     let shape: Vec<usize> = t.dims.iter().map(|&d| d.max(0) as usize).collect();
     let n: usize = shape.iter().product();
     let dt = DataType::try_from(t.data_type()).unwrap_or(DataType::Undefined);
     let raw = t.raw_data.as_deref().filter(|r| !r.is_empty());
-    let bad = |got: usize| ConvertError::Parse(format!("tensor {name:?}: shape {shape:?} needs {n} values, found {got}"));
+    let bad =
+        |got: usize| ConvertError::Parse(format!("tensor {name:?}: shape {shape:?} needs {n} values, found {got}"));
     let floats: Option<Vec<f32>> = match dt {
         DataType::Float => Some(match raw {
             Some(r) => r.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
@@ -94,19 +98,28 @@ pub fn tensor_from_proto(t: &pb::TensorProto) -> Result<Tensor, ConvertError> {
     let ints: Vec<i64> = match (dt, raw) {
         (DataType::Int64, Some(r)) => r.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect(),
         (DataType::Int64, None) => t.int64_data.clone(),
-        (DataType::Int32, Some(r)) => r.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap()) as i64).collect(),
-        (DataType::Uint32, Some(r)) => r.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap()) as i64).collect(),
-        (DataType::Uint64, Some(r)) => r.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap()) as i64).collect(),
+        (DataType::Int32, Some(r)) => {
+            r.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap()) as i64).collect()
+        }
+        (DataType::Uint32, Some(r)) => {
+            r.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap()) as i64).collect()
+        }
+        (DataType::Uint64, Some(r)) => {
+            r.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap()) as i64).collect()
+        }
         (DataType::Uint32 | DataType::Uint64, None) => t.uint64_data.iter().map(|&v| v as i64).collect(),
         (DataType::Int16, Some(r)) => r.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]]) as i64).collect(),
         (DataType::Uint16, Some(r)) => r.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as i64).collect(),
         (DataType::Int8, Some(r)) => r.iter().map(|&b| b as i8 as i64).collect(),
         (DataType::Uint8 | DataType::Bool, Some(r)) => r.iter().map(|&b| b as i64).collect(),
-        (DataType::Int32 | DataType::Int16 | DataType::Uint16 | DataType::Int8 | DataType::Uint8 | DataType::Bool, None) => {
-            t.int32_data.iter().map(|&v| v as i64).collect()
-        }
+        (
+            DataType::Int32 | DataType::Int16 | DataType::Uint16 | DataType::Int8 | DataType::Uint8 | DataType::Bool,
+            None,
+        ) => t.int32_data.iter().map(|&v| v as i64).collect(),
         _ => {
-            return Err(ConvertError::Unsupported(format!("tensor {name:?} has element type {dt:?}, which is not supported")));
+            return Err(ConvertError::Unsupported(format!(
+                "tensor {name:?} has element type {dt:?}, which is not supported"
+            )));
         }
     };
     if ints.len() == n {
@@ -123,7 +136,10 @@ fn value_info(v: &pb::ValueInfoProto, index: usize) -> Result<ValueInfo, Convert
         _ => return Err(ConvertError::Unsupported(format!("graph value {name:?} is not a tensor"))),
     };
     let dtype = dtype_of(tensor.elem_type()).ok_or_else(|| {
-        ConvertError::Unsupported(format!("graph value {name:?} has element type {:?}", DataType::try_from(tensor.elem_type()).unwrap_or(DataType::Undefined)))
+        ConvertError::Unsupported(format!(
+            "graph value {name:?} has element type {:?}",
+            DataType::try_from(tensor.elem_type()).unwrap_or(DataType::Undefined)
+        ))
     })?;
     let shape = tensor
         .shape
@@ -134,7 +150,9 @@ fn value_info(v: &pb::ValueInfoProto, index: usize) -> Result<ValueInfo, Convert
                 .enumerate()
                 .map(|(d, dim)| match &dim.value {
                     Some(pb::tensor_shape_proto::dimension::Value::DimValue(n)) if *n >= 0 => Dim::Fixed(*n as u64),
-                    Some(pb::tensor_shape_proto::dimension::Value::DimParam(p)) if !p.is_empty() => Dim::Symbol(p.clone()),
+                    Some(pb::tensor_shape_proto::dimension::Value::DimParam(p)) if !p.is_empty() => {
+                        Dim::Symbol(p.clone())
+                    }
                     _ => Dim::Symbol(if d == 0 { "batch".to_string() } else { format!("{name}_dim{d}_{index}") }),
                 })
                 .collect()
@@ -156,7 +174,11 @@ fn attr_of(a: &pb::AttributeProto, node: &str) -> Result<Option<Attr>, ConvertEr
         T::Tensor => {
             let t = tensor_from_proto(a.t.as_ref().expect("tensor attribute holds a tensor"))?;
             if t.len() != 1 {
-                return Err(ConvertError::Unsupported(format!("node {node:?}: attribute {:?} holds a {}-element tensor", a.name(), t.len())));
+                return Err(ConvertError::Unsupported(format!(
+                    "node {node:?}: attribute {:?} holds a {}-element tensor",
+                    a.name(),
+                    t.len()
+                )));
             }
             if t.is_float() {
                 Attr::Float(t.to_f32s()[0])
@@ -164,7 +186,12 @@ fn attr_of(a: &pb::AttributeProto, node: &str) -> Result<Option<Attr>, ConvertEr
                 Attr::Int(t.to_i64s()[0])
             }
         }
-        T::Graph | T::Graphs => return Err(ConvertError::Unsupported(format!("node {node:?}: subgraph attribute {:?} (control flow) is not supported", a.name()))),
+        T::Graph | T::Graphs => {
+            return Err(ConvertError::Unsupported(format!(
+                "node {node:?}: subgraph attribute {:?} (control flow) is not supported",
+                a.name()
+            )))
+        }
         _ => return Ok(None),
     }))
 }
@@ -172,15 +199,17 @@ fn attr_of(a: &pb::AttributeProto, node: &str) -> Result<Option<Attr>, ConvertEr
 /// Lowers a decoded ONNX model into the IR.
 pub fn lower(model: &pb::ModelProto, source: &str) -> Result<IrGraph, ConvertError> {
     let graph = model.graph.as_ref().expect("decode_model checked the graph");
-    let opset = model
-        .opset_import
-        .iter()
-        .find(|o| o.domain().is_empty() || o.domain() == "ai.onnx")
-        .map_or(1, |o| o.version());
+    let opset =
+        model.opset_import.iter().find(|o| o.domain().is_empty() || o.domain() == "ai.onnx").map_or(1, |o| o.version());
     let mut ir = IrGraph {
         generated_by: format!(
             "{} (ONNX IR v{}, opset {opset}) from {source}",
-            format!("{} {}", if model.producer_name().is_empty() { "unknown producer" } else { model.producer_name() }, model.producer_version()).trim_end(),
+            format!(
+                "{} {}",
+                if model.producer_name().is_empty() { "unknown producer" } else { model.producer_name() },
+                model.producer_version()
+            )
+            .trim_end(),
             model.ir_version()
         ),
         ..IrGraph::default()
@@ -234,14 +263,21 @@ pub fn lower(model: &pb::ModelProto, source: &str) -> Result<IrGraph, ConvertErr
 }
 
 fn constant_value(node: &pb::NodeProto, name: &str) -> Result<Tensor, ConvertError> {
-    let a = node.attribute.first().ok_or_else(|| ConvertError::Parse(format!("Constant node {name:?} has no value")))?;
+    let a =
+        node.attribute.first().ok_or_else(|| ConvertError::Parse(format!("Constant node {name:?} has no value")))?;
     Ok(match a.name() {
-        "value" => tensor_from_proto(a.t.as_ref().ok_or_else(|| ConvertError::Parse(format!("Constant node {name:?}: empty value")))?)?,
+        "value" => tensor_from_proto(
+            a.t.as_ref().ok_or_else(|| ConvertError::Parse(format!("Constant node {name:?}: empty value")))?,
+        )?,
         "value_float" => Tensor::f32(vec![], vec![a.f()]),
         "value_floats" => Tensor::f32(vec![a.floats.len()], a.floats.clone()),
         "value_int" => Tensor::i64(vec![], vec![a.i()]),
         "value_ints" => Tensor::i64(vec![a.ints.len()], a.ints.clone()),
-        other => return Err(ConvertError::Unsupported(format!("Constant node {name:?}: value attribute {other:?} is not supported"))),
+        other => {
+            return Err(ConvertError::Unsupported(format!(
+                "Constant node {name:?}: value attribute {other:?} is not supported"
+            )))
+        }
     })
 }
 
@@ -262,7 +298,10 @@ fn lower_node(ir: &mut IrGraph, mut node: Node, opset: i64) -> Result<(), Conver
         }
         "Dropout" => {
             if node.outputs.get(1).is_some_and(|m| !m.is_empty()) {
-                return Err(ConvertError::Unsupported(format!("Dropout node {:?}: the mask output is not supported", node.name)));
+                return Err(ConvertError::Unsupported(format!(
+                    "Dropout node {:?}: the mask output is not supported",
+                    node.name
+                )));
             }
             node.op = "Identity".into();
             node.inputs.truncate(1);
@@ -274,22 +313,44 @@ fn lower_node(ir: &mut IrGraph, mut node: Node, opset: i64) -> Result<(), Conver
             let final_out = node.outputs[0].clone();
             let mut acc = node.inputs[0].clone();
             for (i, next) in node.inputs.iter().enumerate().skip(1) {
-                let out = if i == n - 1 && node.op != "Mean" { final_out.clone() } else { format!("{}/acc{i}", node.name) };
-                ir.nodes.push(Node { name: format!("{}/{i}", node.name), op: base.clone(), inputs: vec![acc, next.clone()], outputs: vec![out.clone()], attrs: BTreeMap::new() });
+                let out =
+                    if i == n - 1 && node.op != "Mean" { final_out.clone() } else { format!("{}/acc{i}", node.name) };
+                ir.nodes.push(Node {
+                    name: format!("{}/{i}", node.name),
+                    op: base.clone(),
+                    inputs: vec![acc, next.clone()],
+                    outputs: vec![out.clone()],
+                    attrs: BTreeMap::new(),
+                });
                 acc = out;
             }
             if node.op == "Mean" {
                 let scale = format!("{}/inv_count", node.name);
                 ir.weights.insert(scale.clone(), Arc::new(Tensor::f32(vec![], vec![1.0 / n as f32])));
-                ir.nodes.push(Node { name: format!("{}/scale", node.name), op: "Mul".into(), inputs: vec![acc, scale], outputs: vec![final_out], attrs: BTreeMap::new() });
+                ir.nodes.push(Node {
+                    name: format!("{}/scale", node.name),
+                    op: "Mul".into(),
+                    inputs: vec![acc, scale],
+                    outputs: vec![final_out],
+                    attrs: BTreeMap::new(),
+                });
             } else if n == 1 {
-                ir.nodes.push(Node { name: node.name.clone(), op: "Identity".into(), inputs: vec![acc], outputs: vec![final_out], attrs: BTreeMap::new() });
+                ir.nodes.push(Node {
+                    name: node.name.clone(),
+                    op: "Identity".into(),
+                    inputs: vec![acc],
+                    outputs: vec![final_out],
+                    attrs: BTreeMap::new(),
+                });
             }
             return Ok(());
         }
         "BatchNormalization" => {
             if node.outputs.iter().skip(1).any(|o| !o.is_empty()) {
-                return Err(ConvertError::Unsupported(format!("BatchNormalization node {:?}: training-mode outputs are not supported", node.name)));
+                return Err(ConvertError::Unsupported(format!(
+                    "BatchNormalization node {:?}: training-mode outputs are not supported",
+                    node.name
+                )));
             }
             node.attrs.remove("spatial");
             node.attrs.remove("momentum");
@@ -298,7 +359,10 @@ fn lower_node(ir: &mut IrGraph, mut node: Node, opset: i64) -> Result<(), Conver
         }
         "MaxPool" => {
             if node.outputs.get(1).is_some_and(|m| !m.is_empty()) {
-                return Err(ConvertError::Unsupported(format!("MaxPool node {:?}: the Indices output is not supported", node.name)));
+                return Err(ConvertError::Unsupported(format!(
+                    "MaxPool node {:?}: the Indices output is not supported",
+                    node.name
+                )));
             }
             node.outputs.truncate(1);
         }

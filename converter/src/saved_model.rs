@@ -37,7 +37,13 @@ fn dims(shape: Option<&pb::TensorShapeProto>) -> Vec<usize> {
 /// A tensor from raw little-endian bytes of TensorFlow dtype `dtype`.
 fn tensor_from_bytes(dtype: i32, shape: Vec<usize>, b: &[u8], what: &str) -> Result<Tensor, String> {
     let n: usize = shape.iter().product();
-    let need = |size: usize| if b.len() == n * size { Ok(()) } else { Err(format!("{what}: {} bytes for {n} elements of dtype {dtype}", b.len())) };
+    let need = |size: usize| {
+        if b.len() == n * size {
+            Ok(())
+        } else {
+            Err(format!("{what}: {} bytes for {n} elements of dtype {dtype}", b.len()))
+        }
+    };
     Ok(match dtype {
         DT_FLOAT => {
             need(4)?;
@@ -80,7 +86,10 @@ fn tensor_from_proto(t: &pb::TensorProto, what: &str) -> Result<Option<Tensor>, 
     Ok(Some(match t.dtype {
         DT_FLOAT => Tensor::f32(shape, fill(&t.float_val, n, 0.0)),
         DT_DOUBLE => Tensor::f32(shape, fill(&t.double_val, n, 0.0).iter().map(|&x| x as f32).collect()),
-        DT_HALF => Tensor::f32(shape, fill(&t.half_val, n, 0).iter().map(|&h| half::f16::from_bits(h as u16).to_f32()).collect()),
+        DT_HALF => Tensor::f32(
+            shape,
+            fill(&t.half_val, n, 0).iter().map(|&h| half::f16::from_bits(h as u16).to_f32()).collect(),
+        ),
         DT_INT32 => Tensor::i64(shape, fill(&t.int_val, n, 0).iter().map(|&x| x as i64).collect()),
         DT_INT64 => Tensor::i64(shape, fill(&t.int64_val, n, 0)),
         DT_BOOL => Tensor::i64(shape, fill(&t.bool_val, n, false).iter().map(|&x| x as i64).collect()),
@@ -111,7 +120,9 @@ fn attr_of(a: &pb::AttrValue, what: &str) -> Result<TfAttr, String> {
         Some(Value::Type(t)) => TfAttr::Type(type_name(*t)),
         Some(Value::Shape(s)) => TfAttr::Shape((!s.unknown_rank).then(|| s.dim.iter().map(|d| d.size).collect())),
         Some(Value::Tensor(t)) => TfAttr::Tensor(tensor_from_proto(t, what)?),
-        Some(Value::List(l)) => TfAttr::List { s: l.s.iter().map(|b| b.to_vec()).collect(), i: l.i.clone(), f: l.f.clone() },
+        Some(Value::List(l)) => {
+            TfAttr::List { s: l.s.iter().map(|b| b.to_vec()).collect(), i: l.i.clone(), f: l.f.clone() }
+        }
         Some(Value::Func(f)) => TfAttr::S(f.name.as_bytes().to_vec()),
         _ => TfAttr::Other,
     })
@@ -123,7 +134,10 @@ fn node_of(n: &pb::NodeDef) -> Result<TfNode, String> {
         attrs.insert(k.clone(), attr_of(v, &format!("node {:?} attribute {k:?}", n.name))?);
         if let Some(pb::attr_value::Value::Tensor(t)) = &v.value {
             if t.dtype == DT_STRING {
-                attrs.insert("__strings".into(), TfAttr::List { s: t.string_val.iter().map(|b| b.to_vec()).collect(), i: vec![], f: vec![] });
+                attrs.insert(
+                    "__strings".into(),
+                    TfAttr::List { s: t.string_val.iter().map(|b| b.to_vec()).collect(), i: vec![], f: vec![] },
+                );
             }
         }
     }
@@ -133,7 +147,9 @@ fn node_of(n: &pb::NodeDef) -> Result<TfNode, String> {
 /// Output arguments of ops with several single-tensor outputs, for `node:arg:index` references.
 fn output_args(op: &str) -> &'static [&'static str] {
     match op {
-        "FusedBatchNorm" | "FusedBatchNormV2" | "FusedBatchNormV3" => &["y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2", "reserve_space_3"],
+        "FusedBatchNorm" | "FusedBatchNormV2" | "FusedBatchNormV3" => {
+            &["y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2", "reserve_space_3"]
+        }
         _ => &[],
     }
 }
@@ -141,7 +157,11 @@ fn output_args(op: &str) -> &'static [&'static str] {
 const CALL_OPS: [&str; 2] = ["StatefulPartitionedCall", "PartitionedCall"];
 
 /// Inlines every function call (recursively) into one flat node list.
-fn inline_calls(mut nodes: Vec<TfNode>, library: &HashMap<String, pb::FunctionDef>, source: &str) -> Result<Vec<TfNode>, ConvertError> {
+fn inline_calls(
+    mut nodes: Vec<TfNode>,
+    library: &HashMap<String, pb::FunctionDef>,
+    source: &str,
+) -> Result<Vec<TfNode>, ConvertError> {
     for _depth in 0..32 {
         let mut changed = false;
         let mut out = Vec::with_capacity(nodes.len());
@@ -155,10 +175,16 @@ fn inline_calls(mut nodes: Vec<TfNode>, library: &HashMap<String, pb::FunctionDe
                 Some(TfAttr::S(s)) => String::from_utf8_lossy(s).into_owned(),
                 _ => return Err(parse_err(source, format!("call node {:?} names no function", call.name))),
             };
-            let f = library.get(&fname).ok_or_else(|| parse_err(source, format!("call node {:?}: function {fname:?} is not in the library", call.name)))?;
-            let sig = f.signature.as_ref().ok_or_else(|| parse_err(source, format!("function {fname:?} has no signature")))?;
+            let f = library.get(&fname).ok_or_else(|| {
+                parse_err(source, format!("call node {:?}: function {fname:?} is not in the library", call.name))
+            })?;
+            let sig = f
+                .signature
+                .as_ref()
+                .ok_or_else(|| parse_err(source, format!("function {fname:?} has no signature")))?;
             let data_inputs: Vec<&String> = call.inputs.iter().filter(|i| !i.starts_with('^')).collect();
-            let args: HashMap<&str, &String> = sig.input_arg.iter().map(|a| a.name.as_str()).zip(data_inputs.iter().copied()).collect();
+            let args: HashMap<&str, &String> =
+                sig.input_arg.iter().map(|a| a.name.as_str()).zip(data_inputs.iter().copied()).collect();
             let prefix = &call.name;
             let ops: HashMap<&str, &str> = f.node_def.iter().map(|n| (n.name.as_str(), n.op.as_str())).collect();
             let rewrite = |r: &str| -> Option<String> {
@@ -170,7 +196,10 @@ fn inline_calls(mut nodes: Vec<TfNode>, library: &HashMap<String, pb::FunctionDe
                     [arg] => Some(args.get(arg).map_or_else(|| format!("{prefix}/{arg}"), |s| s.to_string())),
                     [node, arg, idx] => {
                         let idx: usize = idx.parse().unwrap_or(0);
-                        let flat = output_args(ops.get(node).copied().unwrap_or("")).iter().position(|a| a == arg).map_or(idx, |p| p + idx);
+                        let flat = output_args(ops.get(node).copied().unwrap_or(""))
+                            .iter()
+                            .position(|a| a == arg)
+                            .map_or(idx, |p| p + idx);
                         Some(if flat == 0 { format!("{prefix}/{node}") } else { format!("{prefix}/{node}:{flat}") })
                     }
                     [node, idx] => Some(format!("{prefix}/{node}:{idx}")),
@@ -186,7 +215,11 @@ fn inline_calls(mut nodes: Vec<TfNode>, library: &HashMap<String, pb::FunctionDe
             let rets: Vec<String> = sig
                 .output_arg
                 .iter()
-                .map(|a| f.ret.get(&a.name).and_then(|r| rewrite(r)).ok_or_else(|| parse_err(source, format!("function {fname:?}: output {:?} has no return value", a.name))))
+                .map(|a| {
+                    f.ret.get(&a.name).and_then(|r| rewrite(r)).ok_or_else(|| {
+                        parse_err(source, format!("function {fname:?}: output {:?} has no return value", a.name))
+                    })
+                })
                 .collect::<Result<_, _>>()?;
             out.push(TfNode { name: call.name.clone(), op: "IdentityN".into(), inputs: rets, attrs: HashMap::new() });
         }
@@ -205,7 +238,8 @@ pub const DEFAULT_SIGNATURE: &str = "serving_default";
 pub fn read(dir: &Path, source: &str, signature: Option<&str>) -> Result<Translated, ConvertError> {
     let pb_path = dir.join("saved_model.pb");
     let bytes = std::fs::read(&pb_path).map_err(|e| ConvertError::Io(format!("{}: {e}", pb_path.display())))?;
-    let saved = pb::SavedModel::decode(bytes.as_slice()).map_err(|e| parse_err(source, format!("saved_model.pb: {e}")))?;
+    let saved =
+        pb::SavedModel::decode(bytes.as_slice()).map_err(|e| parse_err(source, format!("saved_model.pb: {e}")))?;
     let meta = saved
         .meta_graphs
         .iter()
@@ -216,9 +250,16 @@ pub fn read(dir: &Path, source: &str, signature: Option<&str>) -> Result<Transla
     let signature = match meta.signature_def.get(wanted) {
         Some(s) => s,
         None => {
-            let mut names: Vec<&str> = meta.signature_def.keys().map(String::as_str).filter(|k| !k.starts_with("__")).collect();
+            let mut names: Vec<&str> =
+                meta.signature_def.keys().map(String::as_str).filter(|k| !k.starts_with("__")).collect();
             names.sort_unstable();
-            return Err(parse_err(source, format!("no signature {wanted:?}; the SavedModel has: {} (choose one with --signature NAME)", names.join(", "))));
+            return Err(parse_err(
+                source,
+                format!(
+                    "no signature {wanted:?}; the SavedModel has: {} (choose one with --signature NAME)",
+                    names.join(", ")
+                ),
+            ));
         }
     };
     let graph_def = meta.graph_def.as_ref().ok_or_else(|| parse_err(source, "the MetaGraph has no graph"))?;
@@ -228,7 +269,8 @@ pub fn read(dir: &Path, source: &str, signature: Option<&str>) -> Result<Transla
         .flat_map(|l| &l.function)
         .filter_map(|f| f.signature.as_ref().map(|s| (s.name.clone(), f.clone())))
         .collect();
-    let top: Vec<TfNode> = graph_def.node.iter().map(node_of).collect::<Result<_, _>>().map_err(|e| parse_err(source, e))?;
+    let top: Vec<TfNode> =
+        graph_def.node.iter().map(node_of).collect::<Result<_, _>>().map_err(|e| parse_err(source, e))?;
     let nodes = inline_calls(top, &library, source)?;
     let checkpoint = read_checkpoint(&dir.join("variables"), source)?;
     let keys = variable_keys(&nodes, &graph_def.node, meta.object_graph_def.as_ref(), checkpoint.object_graph.as_ref());
@@ -239,7 +281,9 @@ pub fn read(dir: &Path, source: &str, signature: Option<&str>) -> Result<Transla
         match n.op.as_str() {
             "VarHandleOp" if keys.contains_key(&n.name) => {
                 let key = &keys[&n.name];
-                let value = variables.get(key).ok_or_else(|| parse_err(source, format!("variable {:?}: checkpoint key {key:?} is missing", n.name)))?;
+                let value = variables.get(key).ok_or_else(|| {
+                    parse_err(source, format!("variable {:?}: checkpoint key {key:?} is missing", n.name))
+                })?;
                 consts.insert(n.name.clone(), value.clone());
                 n.op = "Const".into();
                 n.inputs.clear();
@@ -252,11 +296,15 @@ pub fn read(dir: &Path, source: &str, signature: Option<&str>) -> Result<Transla
         frozen.push(n);
     }
     let tensor = |info: &pb::TensorInfo| info.name.trim_end_matches(":0").to_string();
-    let sorted = |m: &HashMap<String, pb::TensorInfo>| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<BTreeMap<_, _>>();
+    let sorted =
+        |m: &HashMap<String, pb::TensorInfo>| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<BTreeMap<_, _>>();
     let graph = TfGraph {
         nodes: frozen,
         consts,
-        inputs: sorted(&signature.inputs).iter().map(|(k, v)| (tf_graph::producer_of(&tensor(v)).to_string(), k.clone())).collect(),
+        inputs: sorted(&signature.inputs)
+            .iter()
+            .map(|(k, v)| (tf_graph::producer_of(&tensor(v)).to_string(), k.clone()))
+            .collect(),
         outputs: sorted(&signature.outputs).iter().map(|(k, v)| (tensor(v), k.clone())).collect(),
         source: source.to_string(),
     };
@@ -302,7 +350,9 @@ fn variable_keys(
         let Some(restore_node) = by_name.get(restore.as_str()).filter(|r| r.op == "RestoreV2") else { continue };
         let Some(names_ref) = restore_node.inputs.get(1) else { continue };
         let Some((names_node, _)) = resolve(names_ref) else { continue };
-        if let Some(key) = by_name.get(names_node.as_str()).and_then(|c| string_list_of(c)).and_then(|list| list.get(index).cloned()) {
+        if let Some(key) =
+            by_name.get(names_node.as_str()).and_then(|c| string_list_of(c)).and_then(|list| list.get(index).cloned())
+        {
             keys.entry(var).or_insert(key);
         }
     }
@@ -311,7 +361,10 @@ fn variable_keys(
 
 /// SavedModel object id → checkpoint key of the variable it holds. The two object graphs are walked together from
 /// their roots, matching children by name, so the mapping holds however the ids were numbered.
-fn checkpoint_keys_by_object(objects: &pb::SavedObjectGraph, checkpoint: &pb::TrackableObjectGraph) -> HashMap<i32, String> {
+fn checkpoint_keys_by_object(
+    objects: &pb::SavedObjectGraph,
+    checkpoint: &pb::TrackableObjectGraph,
+) -> HashMap<i32, String> {
     let mut keys = HashMap::new();
     let mut seen = std::collections::HashSet::new();
     let mut queue = std::collections::VecDeque::from([(0i32, 0i32)]);
@@ -319,13 +372,17 @@ fn checkpoint_keys_by_object(objects: &pb::SavedObjectGraph, checkpoint: &pb::Tr
         if !seen.insert(saved_id) {
             continue;
         }
-        let (Some(saved), Some(ckpt)) = (objects.nodes.get(saved_id as usize), checkpoint.nodes.get(ckpt_id as usize)) else { continue };
+        let (Some(saved), Some(ckpt)) = (objects.nodes.get(saved_id as usize), checkpoint.nodes.get(ckpt_id as usize))
+        else {
+            continue;
+        };
         if matches!(saved.kind, Some(pb::saved_object::Kind::Variable(_))) {
             if let Some(value) = ckpt.attributes.iter().find(|a| a.name == "VARIABLE_VALUE") {
                 keys.insert(saved_id, value.checkpoint_key.clone());
             }
         }
-        let ckpt_children: HashMap<&str, i32> = ckpt.children.iter().map(|c| (c.local_name.as_str(), c.node_id)).collect();
+        let ckpt_children: HashMap<&str, i32> =
+            ckpt.children.iter().map(|c| (c.local_name.as_str(), c.node_id)).collect();
         for child in &saved.children {
             if let Some(&ckpt_child) = ckpt_children.get(child.local_name.as_str()) {
                 queue.push_back((child.node_id, ckpt_child));
@@ -371,14 +428,20 @@ fn read_checkpoint(prefix_dir: &Path, source: &str) -> Result<Checkpoint, Conver
     let index_path = prefix_dir.join("variables.index");
     let index = std::fs::read(&index_path).map_err(|e| ConvertError::Io(format!("{}: {e}", index_path.display())))?;
     let entries = read_table(&index).map_err(|e| parse_err(source, format!("variables.index: {e}")))?;
-    let header = entries.iter().find(|(k, _)| k.is_empty()).map(|(_, v)| pb::BundleHeaderProto::decode(v.as_slice())).transpose().map_err(|e| parse_err(source, format!("variables.index header: {e}")))?;
+    let header = entries
+        .iter()
+        .find(|(k, _)| k.is_empty())
+        .map(|(_, v)| pb::BundleHeaderProto::decode(v.as_slice()))
+        .transpose()
+        .map_err(|e| parse_err(source, format!("variables.index header: {e}")))?;
     let shards = header.map_or(1, |h| h.num_shards.max(1));
     let mut data: HashMap<i32, Vec<u8>> = HashMap::new();
     let mut tensors = HashMap::new();
     let mut object_graph = None;
     for (key, value) in entries.into_iter().filter(|(k, _)| !k.is_empty()) {
         let key = String::from_utf8_lossy(&key).into_owned();
-        let entry = pb::BundleEntryProto::decode(value.as_slice()).map_err(|e| parse_err(source, format!("checkpoint entry {key:?}: {e}")))?;
+        let entry = pb::BundleEntryProto::decode(value.as_slice())
+            .map_err(|e| parse_err(source, format!("checkpoint entry {key:?}: {e}")))?;
         let is_object_graph = key == OBJECT_GRAPH_KEY && entry.dtype == DT_STRING;
         if !is_object_graph && !matches!(entry.dtype, DT_FLOAT | DT_DOUBLE | DT_HALF | DT_INT32 | DT_INT64 | DT_BOOL) {
             continue;
@@ -391,14 +454,19 @@ fn read_checkpoint(prefix_dir: &Path, source: &str) -> Result<Checkpoint, Conver
             }
         };
         let (start, end) = (entry.offset as usize, entry.offset.saturating_add(entry.size) as usize);
-        let slice = bytes.get(start..end).ok_or_else(|| parse_err(source, format!("checkpoint entry {key:?}: bytes {start}..{end} are past the end of its shard")))?;
+        let slice = bytes.get(start..end).ok_or_else(|| {
+            parse_err(source, format!("checkpoint entry {key:?}: bytes {start}..{end} are past the end of its shard"))
+        })?;
         if is_object_graph {
-            let serialized = scalar_string(slice).ok_or_else(|| parse_err(source, format!("checkpoint entry {key:?} is not a string scalar")))?;
-            let graph = pb::TrackableObjectGraph::decode(serialized).map_err(|e| parse_err(source, format!("checkpoint entry {key:?}: {e}")))?;
+            let serialized = scalar_string(slice)
+                .ok_or_else(|| parse_err(source, format!("checkpoint entry {key:?} is not a string scalar")))?;
+            let graph = pb::TrackableObjectGraph::decode(serialized)
+                .map_err(|e| parse_err(source, format!("checkpoint entry {key:?}: {e}")))?;
             object_graph = Some(graph);
             continue;
         }
-        let t = tensor_from_bytes(entry.dtype, dims(entry.shape.as_ref()), slice, &key).map_err(|e| parse_err(source, e))?;
+        let t = tensor_from_bytes(entry.dtype, dims(entry.shape.as_ref()), slice, &key)
+            .map_err(|e| parse_err(source, e))?;
         tensors.insert(key, t);
     }
     Ok(Checkpoint { tensors, object_graph })

@@ -17,12 +17,22 @@ fn run(cmd: &mut Command) -> Output {
 }
 
 fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "failed: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn fails(out: &Output) -> String {
-    assert_eq!(out.status.code(), Some(1), "expected a clean failure (exit 1, no panic): {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected a clean failure (exit 1, no panic): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!err.contains("panicked"), "{err}");
     err
@@ -39,7 +49,13 @@ fn convert(args: &[&str], out: &Path) -> String {
 
 fn predict(model_dir: &Path, batch: usize, tmp: &Path) -> Vec<f32> {
     let out = tmp.join(format!("out_b{batch}.npy"));
-    ok(&run(bin().arg("run").arg(model_dir).arg("--input").arg(fixtures().join(format!("convnet_input_b{batch}.npy"))).arg("--output").arg(&out)));
+    ok(&run(bin()
+        .arg("run")
+        .arg(model_dir)
+        .arg("--input")
+        .arg(fixtures().join(format!("convnet_input_b{batch}.npy")))
+        .arg("--output")
+        .arg(&out)));
     read_npy(&out)
 }
 
@@ -77,7 +93,15 @@ fn run_on_the_webgpu_backend_matches_onnxruntime() {
         for headless in ["NODEVICE_SELECT", "XDG_RUNTIME_DIR", "WAYLAND_DISPLAY", "DISPLAY"] {
             cmd.env_remove(headless);
         }
-        let output = run(cmd.arg("run").arg(&dir).arg("--backend").arg("webgpu").arg("--input").arg(&input).arg("--output").arg(&out));
+        let output = run(cmd
+            .arg("run")
+            .arg(&dir)
+            .arg("--backend")
+            .arg("webgpu")
+            .arg("--input")
+            .arg(&input)
+            .arg("--output")
+            .arg(&out));
         let said = ok(&output);
         assert!(said.contains("backend: webgpu on"), "{said}");
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -99,7 +123,11 @@ fn batchnorm_as_mul_add_and_zero_pads_fold_into_the_conv() {
         let model = webinfer::format::ModelJson::parse(&json).unwrap();
         model.graph.nodes.iter().map(|n| n.op.clone()).collect::<Vec<_>>()
     };
-    assert_eq!(ops("depthwise_mul_add_relu6_b7"), ["Conv"], "Mul, Add and the Relu6 Clip should fold into the depthwise Conv");
+    assert_eq!(
+        ops("depthwise_mul_add_relu6_b7"),
+        ["Conv"],
+        "Mul, Add and the Relu6 Clip should fold into the depthwise Conv"
+    );
     assert_eq!(ops("zero_pad_then_conv_s2_b7"), ["Conv"], "a zero Pad should become the Conv's pads");
     assert_eq!(ops("valued_pad_then_conv_b7"), ["Pad", "Conv"], "a Pad with a non-zero value must stay");
 }
@@ -123,11 +151,18 @@ fn quantized_variants_shrink_and_keep_predictions() {
     let f32_dir = tmp.path().join("f32");
     convert(&[], &f32_dir);
     let shard_bytes = |d: &Path| -> u64 {
-        std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "bin")).map(|p| p.metadata().unwrap().len()).sum()
+        std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "bin"))
+            .map(|p| p.metadata().unwrap().len())
+            .sum()
     };
     let base = shard_bytes(&f32_dir);
     let reference = predict(&f32_dir, 3, tmp.path());
-    let argmax = |v: &[f32]| -> Vec<usize> { v.chunks(10).map(|r| r.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0).collect() };
+    let argmax = |v: &[f32]| -> Vec<usize> {
+        v.chunks(10).map(|r| r.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0).collect()
+    };
     for (q, limit, tol) in [("float16", 0.55, 2e-3), ("uint8", 0.30, 5e-2), ("uint16", 0.55, 1e-3)] {
         let dir = tmp.path().join(q);
         convert(&["--quantize", q], &dir);
@@ -148,10 +183,19 @@ fn quantized_variants_shrink_and_keep_predictions() {
 #[test]
 fn unsupported_ops_name_op_domain_node_and_leave_nothing_behind() {
     let tmp = tempfile::tempdir().unwrap();
-    for (file, op, domain, node) in [("unsupported_op.onnx", "Det", "ai.onnx", "determinant"), ("custom_domain.onnx", "FancyActivation", "com.example", "custom")] {
+    for (file, op, domain, node) in [
+        ("unsupported_op.onnx", "Det", "ai.onnx", "determinant"),
+        ("custom_domain.onnx", "FancyActivation", "com.example", "custom"),
+    ] {
         let out = tmp.path().join("out");
         let err = fails(&run(bin().arg("convert").arg(fixtures().join(file)).arg(&out)));
-        assert!(err.contains(&format!("\"{op}\"")) && err.contains(domain) && err.contains(&format!("\"{node}\"")) && err.contains(file), "{err}");
+        assert!(
+            err.contains(&format!("\"{op}\""))
+                && err.contains(domain)
+                && err.contains(&format!("\"{node}\""))
+                && err.contains(file),
+            "{err}"
+        );
         assert!(err.contains("supported ops:") && err.contains("Conv"), "{err}");
         assert!(!out.exists());
         assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "partial output left behind");
@@ -185,12 +229,20 @@ fn run_rejects_wrong_shapes_ranks_and_names() {
     convert(&[], &dir);
     let bad = tmp.path().join("bad.npy");
     webinfer_converter::npy::write(&bad, &webinfer::Tensor::f32(vec![2, 1, 27, 28], vec![0.0; 2 * 27 * 28])).unwrap();
-    let err = fails(&run(bin().arg("run").arg(&dir).arg("--input").arg(&bad).arg("--output").arg(tmp.path().join("o.npy"))));
+    let err =
+        fails(&run(bin().arg("run").arg(&dir).arg("--input").arg(&bad).arg("--output").arg(tmp.path().join("o.npy"))));
     assert!(err.contains("\"x\"") && err.contains("[N, 1, 28, 28]") && err.contains("[2, 1, 27, 28]"), "{err}");
     webinfer_converter::npy::write(&bad, &webinfer::Tensor::f32(vec![784], vec![0.0; 784])).unwrap();
-    let err = fails(&run(bin().arg("run").arg(&dir).arg("--input").arg(&bad).arg("--output").arg(tmp.path().join("o.npy"))));
+    let err =
+        fails(&run(bin().arg("run").arg(&dir).arg("--input").arg(&bad).arg("--output").arg(tmp.path().join("o.npy"))));
     assert!(err.contains("expected shape [N, 1, 28, 28]"), "{err}");
-    let err = fails(&run(bin().arg("run").arg(&dir).arg("--input").arg(format!("nope={}", bad.display())).arg("--output").arg(tmp.path().join("o.npy"))));
+    let err = fails(&run(bin()
+        .arg("run")
+        .arg(&dir)
+        .arg("--input")
+        .arg(format!("nope={}", bad.display()))
+        .arg("--output")
+        .arg(tmp.path().join("o.npy"))));
     assert!(err.contains("unknown input name \"nope\""), "{err}");
 }
 
@@ -208,10 +260,22 @@ fn corrupted_and_missing_shards_are_reported() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("CORRUPT") && stdout.contains("sha256 mismatch"), "{stdout}");
     fails(&out);
-    let err = fails(&run(bin().arg("run").arg(&dir).arg("--input").arg(fixtures().join("convnet_input_b1.npy")).arg("--output").arg(tmp.path().join("o.npy"))));
+    let err = fails(&run(bin()
+        .arg("run")
+        .arg(&dir)
+        .arg("--input")
+        .arg(fixtures().join("convnet_input_b1.npy"))
+        .arg("--output")
+        .arg(tmp.path().join("o.npy"))));
     assert!(err.contains("sha256 mismatch") && err.contains("group1-shard1of1.bin"), "{err}");
     std::fs::remove_file(&shard).unwrap();
-    let err = fails(&run(bin().arg("run").arg(&dir).arg("--input").arg(fixtures().join("convnet_input_b1.npy")).arg("--output").arg(tmp.path().join("o.npy"))));
+    let err = fails(&run(bin()
+        .arg("run")
+        .arg(&dir)
+        .arg("--input")
+        .arg(fixtures().join("convnet_input_b1.npy"))
+        .arg("--output")
+        .arg(tmp.path().join("o.npy"))));
     assert!(err.contains("group1-shard1of1.bin"), "{err}");
 }
 

@@ -27,7 +27,8 @@ fn keras_output(model: &str) -> Vec<f32> {
 }
 
 fn tfjs_output(dir: &Path) -> Vec<f32> {
-    let text = std::fs::read_to_string(dir.join("tfjs_output.json")).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let text =
+        std::fs::read_to_string(dir.join("tfjs_output.json")).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["data"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
 }
@@ -100,7 +101,11 @@ fn converting_tfjs_dirs_keeps_outputs() {
             let dir = fixtures().join(m).join(sub);
             let c = convert_path(&dir, &ConvertOptions::default()).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
             let mut model = webinfer::model_from_bytes(&c.model.to_json(), &c.shards).unwrap();
-            let twin = if sub.starts_with("tfjs_layers") { fixtures().join(m).join("tfjs_layers_float16") } else { dir.clone() };
+            let twin = if sub.starts_with("tfjs_layers") {
+                fixtures().join(m).join("tfjs_layers_float16")
+            } else {
+                dir.clone()
+            };
             check(&format!("{m}/{sub} converted"), &run(&mut model, &xs), &tfjs_output(&twin), "TF.js");
         }
     }
@@ -110,9 +115,18 @@ fn converting_tfjs_dirs_keeps_outputs() {
 fn keras_files_and_saved_models_convert_and_match_keras() {
     for m in MODELS {
         let xs = inputs(m);
-        for file in ["model.keras", "model_keras3.h5", "model_tfkeras.h5", "saved_export", "saved_tf", "saved_book/0001", "saved_module"] {
+        for file in [
+            "model.keras",
+            "model_keras3.h5",
+            "model_tfkeras.h5",
+            "saved_export",
+            "saved_tf",
+            "saved_book/0001",
+            "saved_module",
+        ] {
             let path = fixtures().join(m).join(file);
-            let c = convert_path(&path, &ConvertOptions::default()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let c =
+                convert_path(&path, &ConvertOptions::default()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let mut model = webinfer::model_from_bytes(&c.model.to_json(), &c.shards).unwrap();
             check(&format!("{m}/{file}"), &run(&mut model, &xs), &keras_output(m), "Keras");
         }
@@ -130,15 +144,26 @@ fn saved_model_signatures_are_chosen_by_name_and_a_missing_one_lists_the_others(
         let mut model = webinfer::model_from_bytes(&c.model.to_json(), &c.shards).unwrap();
         let want = npy::read(&fixtures().join(m).join("keras_output_percent.npy")).unwrap().to_f32s();
         let got: Vec<f32> = run(&mut model, &xs).iter().map(|v| v / 100.0).collect();
-        check(&format!("{m}/saved_module --signature percent"), &got, &want.iter().map(|v| v / 100.0).collect::<Vec<_>>(), "Keras");
+        check(
+            &format!("{m}/saved_module --signature percent"),
+            &got,
+            &want.iter().map(|v| v / 100.0).collect::<Vec<_>>(),
+            "Keras",
+        );
 
         let default = convert_path(&path, &ConvertOptions::default()).unwrap();
         assert_eq!(default.model.graph.outputs[0].name, "probs", "serving_default is taken when no signature is named");
     }
     let options = ConvertOptions { signature: Some("logits".into()), ..ConvertOptions::default() };
-    let err = convert_path(&fixtures().join("mlp/saved_module"), &options).err().expect("a missing signature must fail").to_string();
+    let err = convert_path(&fixtures().join("mlp/saved_module"), &options)
+        .err()
+        .expect("a missing signature must fail")
+        .to_string();
     assert!(err.contains("\"logits\"") && err.contains("percent, serving_default"), "{err}");
-    let err = convert_path(&fixtures().join("mlp/model.keras"), &options).err().expect("--signature on a .keras must fail").to_string();
+    let err = convert_path(&fixtures().join("mlp/model.keras"), &options)
+        .err()
+        .expect("--signature on a .keras must fail")
+        .to_string();
     assert!(err.contains("SavedModels only"), "{err}");
 }
 
@@ -162,8 +187,12 @@ fn an_unsupported_op_in_a_saved_model_is_named_with_its_node() {
     }
     assert!(!renamed.is_empty(), "the model has a Relu");
     std::fs::write(tmp.path().join("saved_model.pb"), saved.encode_to_vec()).unwrap();
-    let err = convert_path(tmp.path(), &ConvertOptions::default()).err().expect("an unsupported op must fail").to_string();
-    assert!(err.contains("\"Erfinv\"") && renamed.iter().any(|n| err.contains(n.as_str())), "{err} (renamed {renamed:?})");
+    let err =
+        convert_path(tmp.path(), &ConvertOptions::default()).err().expect("an unsupported op must fail").to_string();
+    assert!(
+        err.contains("\"Erfinv\"") && renamed.iter().any(|n| err.contains(n.as_str())),
+        "{err} (renamed {renamed:?})"
+    );
 }
 
 /// A copy of a fixture directory in a temporary directory, with model.json edited by `edit`.
@@ -174,7 +203,8 @@ fn edited_copy(fixture: &str, edit: impl Fn(&mut serde_json::Value)) -> tempfile
         let p = entry.unwrap().path();
         std::fs::copy(&p, tmp.path().join(p.file_name().unwrap())).unwrap();
     }
-    let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(src.join("model.json")).unwrap()).unwrap();
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("model.json")).unwrap()).unwrap();
     edit(&mut doc);
     std::fs::write(tmp.path().join("model.json"), doc.to_string()).unwrap();
     tmp
@@ -198,7 +228,8 @@ fn unsupported_ops_and_layers_are_named_with_node_and_file() {
     let err = webinfer::load_dir(layers.path()).err().expect("an unsupported layer must fail").to_string();
     assert!(err.contains("GlobalAveragePooling3D") && err.contains("\"gap\"") && err.contains("model.json"), "{err}");
 
-    let converted = convert_path(graph.path(), &ConvertOptions::default()).err().expect("conversion must fail too").to_string();
+    let converted =
+        convert_path(graph.path(), &ConvertOptions::default()).err().expect("conversion must fail too").to_string();
     assert!(converted.contains("Erfinv"), "{converted}");
 }
 
@@ -207,7 +238,8 @@ fn quantized_conversion_of_keras_files_is_close_and_smaller() {
     let xs = inputs("seq_cnn");
     let path = fixtures().join("seq_cnn/model.keras");
     let plain = convert_path(&path, &ConvertOptions::default()).unwrap();
-    let options = ConvertOptions { quantize: Some(webinfer::weights::QuantizeTo::Float16), ..ConvertOptions::default() };
+    let options =
+        ConvertOptions { quantize: Some(webinfer::weights::QuantizeTo::Float16), ..ConvertOptions::default() };
     let half = convert_path(&path, &options).unwrap();
     let size = |c: &webinfer_converter::Converted| c.shards.iter().map(Vec::len).sum::<usize>();
     assert!(size(&half) * 10 < size(&plain) * 6, "float16 shards {} vs float32 {}", size(&half), size(&plain));

@@ -14,7 +14,8 @@ fn fixtures() -> PathBuf {
 /// The held-out digits as float32 NHWC [n, 28, 28, 1] (stored as exact thousandths).
 fn heldout(n: usize) -> (Tensor, Vec<usize>) {
     let milli = npy::read(&fixtures().join("heldout_x_milli.npy")).unwrap().to_i64s();
-    let labels: Vec<usize> = npy::read(&fixtures().join("heldout_y.npy")).unwrap().to_i64s().iter().map(|&v| v as usize).collect();
+    let labels: Vec<usize> =
+        npy::read(&fixtures().join("heldout_y.npy")).unwrap().to_i64s().iter().map(|&v| v as usize).collect();
     let n = n.min(labels.len());
     let x: Vec<f32> = milli[..n * 784].iter().map(|&v| (v as f64 / 1000.0) as f32).collect();
     (Tensor::f32(vec![n, 28, 28, 1], x), labels[..n].to_vec())
@@ -75,7 +76,8 @@ fn quantized_models_are_smaller_and_predict_the_same() {
         let base = converted(name, &ConvertOptions::default());
         let base_bytes: usize = base.shards.iter().map(Vec::len).sum();
         let reference = argmax(&predict(&base, &x));
-        for (q, limit) in [(webinfer::weights::QuantizeTo::Float16, 0.55), (webinfer::weights::QuantizeTo::Uint8, 0.30)] {
+        for (q, limit) in [(webinfer::weights::QuantizeTo::Float16, 0.55), (webinfer::weights::QuantizeTo::Uint8, 0.30)]
+        {
             let c = converted(name, &ConvertOptions { quantize: Some(q), ..ConvertOptions::default() });
             let bytes: usize = c.shards.iter().map(Vec::len).sum();
             let ratio = bytes as f64 / base_bytes as f64;

@@ -30,7 +30,9 @@ enum Backend {
 
 impl Backend {
     fn gpu() -> Backend {
-        Backend::Gpu(Rc::new(pollster::block_on(Gpu::request()).expect("a Vulkan adapter (make bootstrap installs lavapipe)")))
+        Backend::Gpu(Rc::new(
+            pollster::block_on(Gpu::request()).expect("a Vulkan adapter (make bootstrap installs lavapipe)"),
+        ))
     }
 
     fn name(&self) -> &'static str {
@@ -53,7 +55,9 @@ fn rules(backend: &Backend) -> Rules {
         let gpu = matches!(backend, Backend::Gpu(_));
         match (parts.next(), parts.next(), parts.next()) {
             (Some("gpu-skip" | "gpu-tol"), ..) if !gpu => {}
-            (Some("skip"), Some(p), Some(reason)) | (Some("gpu-skip"), Some(p), Some(reason)) => r.skips.push((glob::Pattern::new(p).unwrap(), reason.trim().to_string())),
+            (Some("skip"), Some(p), Some(reason)) | (Some("gpu-skip"), Some(p), Some(reason)) => {
+                r.skips.push((glob::Pattern::new(p).unwrap(), reason.trim().to_string()))
+            }
             (Some("tol" | "gpu-tol"), Some(p), Some(t)) => {
                 let value = t.split_whitespace().next().unwrap().parse().unwrap();
                 r.tolerances.push((glob::Pattern::new(p).unwrap(), value))
@@ -72,8 +76,10 @@ fn read_pb(path: &Path) -> Tensor {
 fn run_case(dir: &Path, atol: f64, backend: &Backend) -> Result<(), String> {
     let name = dir.file_name().unwrap().to_string_lossy().to_string();
     let bytes = std::fs::read(dir.join("model.onnx")).map_err(|e| e.to_string())?;
-    let converted = convert_onnx(bytes.clone(), &name, &ConvertOptions::default()).map_err(|e| format!("convert: {e}"))?;
-    let mut model = webinfer::model_from_bytes(&converted.model.to_json(), &converted.shards).map_err(|e| format!("load: {e}"))?;
+    let converted =
+        convert_onnx(bytes.clone(), &name, &ConvertOptions::default()).map_err(|e| format!("convert: {e}"))?;
+    let mut model =
+        webinfer::model_from_bytes(&converted.model.to_json(), &converted.shards).map_err(|e| format!("load: {e}"))?;
     let data = dir.join("test_data_set_0");
     let mut inputs = Vec::new();
     let mut i = 0;
@@ -83,10 +89,13 @@ fn run_case(dir: &Path, atol: f64, backend: &Backend) -> Result<(), String> {
     }
     let names: Vec<String> = model.inputs().iter().map(|v| v.name.clone()).collect();
     let graph = pb::ModelProto::decode(&bytes[..]).unwrap().graph.unwrap();
-    let named: Vec<(String, Tensor)> = graph.input.iter().map(|v| v.name().to_string()).zip(inputs).filter(|(n, _)| names.contains(n)).collect();
+    let named: Vec<(String, Tensor)> =
+        graph.input.iter().map(|v| v.name().to_string()).zip(inputs).filter(|(n, _)| names.contains(n)).collect();
     let outputs = match backend {
         Backend::Cpu => model.predict_named(named),
-        Backend::Gpu(gpu) => model.order_by_name(named).and_then(|inputs| pollster::block_on(GpuModel::new(Rc::clone(gpu), model).predict(&inputs))),
+        Backend::Gpu(gpu) => model
+            .order_by_name(named)
+            .and_then(|inputs| pollster::block_on(GpuModel::new(Rc::clone(gpu), model).predict(&inputs))),
     }
     .map_err(|e| format!("run: {e}"))?;
     for (j, got) in outputs.iter().enumerate() {
@@ -121,7 +130,11 @@ fn onnx_backend_node_tests_webgpu() {
 
 fn node_tests(backend: Backend) {
     let rules = rules(&backend);
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("tests/onnx_node")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("model.onnx").exists()).collect();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("tests/onnx_node"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("model.onnx").exists())
+        .collect();
     dirs.sort();
     assert!(dirs.len() > 400, "expected the vendored node tests, found {}", dirs.len());
     let (mut passed, mut skipped, mut failures, mut stale) = (0, 0, Vec::new(), Vec::new());
@@ -129,7 +142,8 @@ fn node_tests(backend: Backend) {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
         let atol = rules.tolerances.iter().find(|(p, _)| p.matches(&name)).map_or(ATOL, |(_, t)| *t);
         let skip = rules.skips.iter().find(|(p, _)| p.matches(&name));
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_case(dir, atol, &backend))).unwrap_or_else(|_| Err("panicked".into()));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_case(dir, atol, &backend)))
+            .unwrap_or_else(|_| Err("panicked".into()));
         match (result, skip) {
             (Ok(()), None) => passed += 1,
             (Ok(()), Some(_)) => stale.push(name),
@@ -137,26 +151,59 @@ fn node_tests(backend: Backend) {
             (Err(e), None) => failures.push(format!("{name}: {e}")),
         }
     }
-    let line = format!("ONNX node tests on {}: {passed} passed, {} failed, {skipped} skipped (reasons in tests/onnx_node_skips.txt)\n", backend.name(), failures.len());
+    let line = format!(
+        "ONNX node tests on {}: {passed} passed, {} failed, {skipped} skipped (reasons in tests/onnx_node_skips.txt)\n",
+        backend.name(),
+        failures.len()
+    );
     std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes()).unwrap();
-    assert!(failures.is_empty(), "{} node tests failed on {}:\n{}", failures.len(), backend.name(), failures.join("\n"));
-    assert!(stale.is_empty(), "skipped tests now pass on {}, remove them from the skip list: {stale:?}", backend.name());
+    assert!(
+        failures.is_empty(),
+        "{} node tests failed on {}:\n{}",
+        failures.len(),
+        backend.name(),
+        failures.join("\n")
+    );
+    assert!(
+        stale.is_empty(),
+        "skipped tests now pass on {}, remove them from the skip list: {stale:?}",
+        backend.name()
+    );
 }
 
 /// Targeted cases with onnxruntime references (tools/make_op_cases.py): odd GEMM and conv sizes, batch 1
 /// and 7, broadcasting corners, folded BatchNorm and fused activations. No skips, on either backend.
 #[test]
 fn targeted_op_cases_match_onnxruntime() {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("tests/onnx_ops")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("model.onnx").exists()).collect();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("tests/onnx_ops"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("model.onnx").exists())
+        .collect();
     dirs.sort();
     assert!(dirs.len() >= 70, "expected the targeted op cases, found {}", dirs.len());
     for backend in [Backend::Cpu, Backend::gpu()] {
         let failures: Vec<String> = dirs
             .iter()
-            .filter_map(|dir| run_case(dir, ATOL, &backend).err().map(|e| format!("{}: {e}", dir.file_name().unwrap().to_string_lossy())))
+            .filter_map(|dir| {
+                run_case(dir, ATOL, &backend)
+                    .err()
+                    .map(|e| format!("{}: {e}", dir.file_name().unwrap().to_string_lossy()))
+            })
             .collect();
-        let line = format!("targeted op cases on {}: {} passed, {} failed\n", backend.name(), dirs.len() - failures.len(), failures.len());
+        let line = format!(
+            "targeted op cases on {}: {} passed, {} failed\n",
+            backend.name(),
+            dirs.len() - failures.len(),
+            failures.len()
+        );
         std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes()).unwrap();
-        assert!(failures.is_empty(), "{} op cases failed on {}:\n{}", failures.len(), backend.name(), failures.join("\n"));
+        assert!(
+            failures.is_empty(),
+            "{} op cases failed on {}:\n{}",
+            failures.len(),
+            backend.name(),
+            failures.join("\n")
+        );
     }
 }

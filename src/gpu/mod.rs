@@ -95,12 +95,19 @@ impl Gpu {
         let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
         let instance = wgpu::Instance::new(desc);
         let adapter = instance
-            .request_adapter(&wgpu::RequestAdapterOptions { power_preference: wgpu::PowerPreference::HighPerformance, ..Default::default() })
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
             .await
             .map_err(|e| Error::Gpu(format!("no WebGPU adapter is available: {e}")))?;
         let info = adapter.get_info();
         let (device, queue) = adapter
-            .request_device(&wgpu::DeviceDescriptor { label: Some("webinfer"), required_limits: adapter.limits(), ..Default::default() })
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("webinfer"),
+                required_limits: adapter.limits(),
+                ..Default::default()
+            })
             .await
             .map_err(|e| Error::Gpu(format!("the WebGPU adapter {:?} refused a device: {e}", info.name)))?;
         let status = Arc::new(DeviceStatus::default());
@@ -116,9 +123,15 @@ impl Gpu {
             device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| status.record(format!("GPU error: {e}"))));
         }
         let placeholder = |label| {
-            device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size: 16, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false })
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: 16,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            })
         };
-        let placeholders = [placeholder("unused input"), placeholder("unused output a"), placeholder("unused output b")];
+        let placeholders =
+            [placeholder("unused input"), placeholder("unused output a"), placeholder("unused output b")];
         let backend = format!("{:?}", info.backend).to_lowercase();
         let adapter = if info.name.is_empty() { backend } else { format!("{} ({backend})", info.name) };
         Ok(Gpu {
@@ -199,13 +212,23 @@ impl Gpu {
                 let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
                     binding,
                     visibility: wgpu::ShaderStages::COMPUTE,
-                    ty: wgpu::BindingType::Buffer { ty: wgpu::BufferBindingType::Storage { read_only }, has_dynamic_offset: false, min_binding_size: None },
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Storage { read_only },
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
                     count: None,
                 };
                 let mut entries = vec![storage(0, true), storage(1, false)];
                 entries.extend(shader.extra_bindings().iter().map(|&(b, writable)| storage(b, !writable)));
-                let bind = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: None, entries: &entries });
-                let pipeline = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor { label: None, bind_group_layouts: &[Some(&bind)], immediate_size: 0 });
+                let bind = self
+                    .device
+                    .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: None, entries: &entries });
+                let pipeline = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: None,
+                    bind_group_layouts: &[Some(&bind)],
+                    immediate_size: 0,
+                });
                 (bind, pipeline)
             })
             .clone()
@@ -227,13 +250,17 @@ impl Gpu {
             })
             .clone();
         let (_, layout) = self.layout(key.shader);
-        let constants: Vec<(&str, f64)> = key.constants.iter().map(|&(name, bits)| (name, f64::from_bits(bits))).collect();
+        let constants: Vec<(&str, f64)> =
+            key.constants.iter().map(|&(name, bits)| (name, f64::from_bits(bits))).collect();
         let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(key.entry),
             layout: Some(&layout),
             module: &module,
             entry_point: Some(key.entry),
-            compilation_options: wgpu::PipelineCompilationOptions { constants: &constants, zero_initialize_workgroup_memory: false },
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: &constants,
+                zero_initialize_workgroup_memory: false,
+            },
             cache: None,
         });
         self.pipelines.borrow_mut().insert(key, pipeline.clone());
@@ -244,13 +271,21 @@ impl Gpu {
         if bytes.len() < 16 {
             let mut padded = bytes.to_vec();
             padded.resize(16, 0);
-            return self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents: &padded, usage });
+            return self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: &padded,
+                usage,
+            });
         }
         self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents: bytes, usage })
     }
 
     fn upload_f32(&self, label: &str, values: &[f32]) -> wgpu::Buffer {
-        self.upload(label, &f32_bytes(values), wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC)
+        self.upload(
+            label,
+            &f32_bytes(values),
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+        )
     }
 
     /// Queues `values` into the start of `buffer`.

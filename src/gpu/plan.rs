@@ -116,7 +116,8 @@ impl GpuModel {
                 i += 1;
                 continue;
             }
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+            let mut pass =
+                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
             while let Some(Command::Dispatch { pipeline, bind_group, groups }) = plan.commands.get(i) {
                 pass.set_pipeline(pipeline);
                 pass.set_bind_group(0, bind_group, &[]);
@@ -221,7 +222,13 @@ impl GpuModel {
         for step in &plan.steps {
             self.encode_step(step, &slots, &mut commands).map_err(|msg| (step.node, msg))?;
         }
-        Ok(GpuPlan { key: plan.key.clone(), commands, slots, input_slots: plan.input_slots.clone(), outputs: plan.outputs.clone() })
+        Ok(GpuPlan {
+            key: plan.key.clone(),
+            commands,
+            slots,
+            input_slots: plan.input_slots.clone(),
+            outputs: plan.outputs.clone(),
+        })
     }
 
     fn finish(&self, job: Job) -> Command {
@@ -242,13 +249,26 @@ impl GpuModel {
             let buffer = job.bind.iter().find(|(b, _)| *b == binding).map_or(placeholder, |(_, buf)| *buf);
             entries.push(wgpu::BindGroupEntry { binding, resource: buffer.as_entire_binding() });
         }
-        let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(job.entry), layout: &layout, entries: &entries });
+        let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(job.entry),
+            layout: &layout,
+            entries: &entries,
+        });
         Command::Dispatch { pipeline, bind_group, groups: job.groups }
     }
 
     /// A 1-D job of `n` invocations on `WG`-wide workgroups.
     #[allow(clippy::too_many_arguments)]
-    fn flat(&self, shader: Shader, entry: &'static str, constants: Vec<(&'static str, u64)>, params: Vec<u32>, out: &wgpu::Buffer, bind: Vec<(u32, &wgpu::Buffer)>, n: usize) -> Command {
+    fn flat(
+        &self,
+        shader: Shader,
+        entry: &'static str,
+        constants: Vec<(&'static str, u64)>,
+        params: Vec<u32>,
+        out: &wgpu::Buffer,
+        bind: Vec<(u32, &wgpu::Buffer)>,
+        n: usize,
+    ) -> Command {
         self.finish(Job { shader, entry, constants, params, out, bind, groups: grid(n.div_ceil(WG)) })
     }
 
@@ -264,14 +284,30 @@ impl GpuModel {
         match &step.kernel {
             Kernel::Unary(op) => {
                 let (code, a, b) = codes::unary(*op);
-                commands.push(self.flat(Shader::Elementwise, "unary", vec![constant("OP", code)], vec![n as u32, bits(a), bits(b)], out, vec![(2, ins[0])], n));
+                commands.push(self.flat(
+                    Shader::Elementwise,
+                    "unary",
+                    vec![constant("OP", code)],
+                    vec![n as u32, bits(a), bits(b)],
+                    out,
+                    vec![(2, ins[0])],
+                    n,
+                ));
             }
             Kernel::Binary(op, bc) => {
                 let mut params = vec![n as u32, bc.out.len() as u32];
                 params.extend(u32s(&bc.out));
                 params.extend(u32s(&bc.a_strides));
                 params.extend(u32s(&bc.b_strides));
-                commands.push(self.flat(Shader::Elementwise, "binary", vec![constant("OP", codes::binary(*op))], params, out, vec![(2, ins[0]), (3, ins[1])], n));
+                commands.push(self.flat(
+                    Shader::Elementwise,
+                    "binary",
+                    vec![constant("OP", codes::binary(*op))],
+                    params,
+                    out,
+                    vec![(2, ins[0]), (3, ins[1])],
+                    n,
+                ));
             }
             Kernel::Where(shape, shapes) => {
                 let mut params = vec![n as u32, shape.len() as u32];
@@ -279,7 +315,15 @@ impl GpuModel {
                 for s in shapes {
                     params.extend(u32s(&broadcast_strides(s, shape)));
                 }
-                commands.push(self.flat(Shader::Elementwise, "where_select", Vec::new(), params, out, vec![(2, ins[0]), (3, ins[1]), (4, ins[2])], n));
+                commands.push(self.flat(
+                    Shader::Elementwise,
+                    "where_select",
+                    Vec::new(),
+                    params,
+                    out,
+                    vec![(2, ins[0]), (3, ins[1]), (4, ins[2])],
+                    n,
+                ));
             }
             Kernel::Map(map) | Kernel::MapRuntimePad(map) => {
                 let index = gpu.upload_u32("index map", &map.map);
@@ -288,7 +332,15 @@ impl GpuModel {
                 if runtime {
                     bind.push((4, ins[1]));
                 }
-                commands.push(self.flat(Shader::Layout, "gather", Vec::new(), vec![n as u32, bits(map.pad), runtime as u32], out, bind, n));
+                commands.push(self.flat(
+                    Shader::Layout,
+                    "gather",
+                    Vec::new(),
+                    vec![n as u32, bits(map.pad), runtime as u32],
+                    out,
+                    bind,
+                    n,
+                ));
             }
             Kernel::Copy => commands.push(Command::Copy { src: ins[0].clone(), dst: out.clone(), bytes: n as u64 * 4 }),
             Kernel::Concat { outer, blocks } => {
@@ -297,7 +349,15 @@ impl GpuModel {
                 for (i, &block) in blocks.iter().enumerate() {
                     if block > 0 && *outer > 0 {
                         let params = u32s(&[outer * block, block, block, 0, total, offset]);
-                        commands.push(self.flat(Shader::Layout, "copy_block", Vec::new(), params, out, vec![(2, ins[i])], outer * block));
+                        commands.push(self.flat(
+                            Shader::Layout,
+                            "copy_block",
+                            Vec::new(),
+                            params,
+                            out,
+                            vec![(2, ins[i])],
+                            outer * block,
+                        ));
                     }
                     offset += block;
                 }
@@ -307,7 +367,15 @@ impl GpuModel {
                 for (&(slot, _), &part) in step.writes.iter().zip(parts) {
                     if part > 0 && *outer > 0 {
                         let params = u32s(&[outer * part, part, *block, offset, part, 0]);
-                        commands.push(self.flat(Shader::Layout, "copy_block", Vec::new(), params, &slots[slot], vec![(2, ins[0])], outer * part));
+                        commands.push(self.flat(
+                            Shader::Layout,
+                            "copy_block",
+                            Vec::new(),
+                            params,
+                            &slots[slot],
+                            vec![(2, ins[0])],
+                            outer * part,
+                        ));
                     }
                     offset += part;
                 }
@@ -323,9 +391,13 @@ impl GpuModel {
                     _ => None,
                 };
                 if mm.batches.len() > 65535 {
-                    return Err(format!("{} matrix products in one MatMul exceed the 65535 a dispatch allows", mm.batches.len()));
+                    return Err(format!(
+                        "{} matrix products in one MatMul exceed the 65535 a dispatch allows",
+                        mm.batches.len()
+                    ));
                 }
-                let mut params = u32s(&[mm.m, mm.n, mm.k, mm.a_strides.0, mm.a_strides.1, mm.b_strides.0, mm.b_strides.1]);
+                let mut params =
+                    u32s(&[mm.m, mm.n, mm.k, mm.a_strides.0, mm.a_strides.1, mm.b_strides.0, mm.b_strides.1]);
                 params.push(bits(mm.alpha));
                 params.push(bias.is_some() as u32);
                 params.resize(16, 0);
@@ -336,17 +408,34 @@ impl GpuModel {
                 if let Some(bias) = &bias {
                     bind.push((4, bias));
                 }
-                let groups = [mm.n.div_ceil(TILE).max(1) as u32, mm.m.div_ceil(TILE).max(1) as u32, mm.batches.len() as u32];
+                let groups =
+                    [mm.n.div_ceil(TILE).max(1) as u32, mm.m.div_ceil(TILE).max(1) as u32, mm.batches.len() as u32];
                 let mut constants = vec![constant("CONV", 0)];
                 constants.extend(codes::activation(fused_act));
-                commands.push(self.finish(Job { shader: Shader::Gemm, entry: "gemm", constants, params, out, bind, groups }));
+                commands.push(self.finish(Job {
+                    shader: Shader::Gemm,
+                    entry: "gemm",
+                    constants,
+                    params,
+                    out,
+                    bind,
+                    groups,
+                }));
                 if let MatBias::Broadcast { beta, map, constant: c } = &mm.bias {
                     let src = match c {
                         Some(values) => gpu.upload_f32("gemm C", values),
                         None => ins[ins.len() - 1].clone(),
                     };
                     let index = gpu.upload_u32("gemm C map", &map.map);
-                    commands.push(self.flat(Shader::Layout, "add_gathered", codes::activation(mm.act), vec![n as u32, bits(*beta)], out, vec![(2, &src), (3, &index)], n));
+                    commands.push(self.flat(
+                        Shader::Layout,
+                        "add_gathered",
+                        codes::activation(mm.act),
+                        vec![n as u32, bits(*beta)],
+                        out,
+                        vec![(2, &src), (3, &index)],
+                        n,
+                    ));
                 }
             }
             Kernel::Conv(conv) => {
@@ -372,20 +461,70 @@ impl GpuModel {
                     if g.n * g.group > 65535 {
                         return Err(format!("batch {} × {} groups exceeds the 65535 a dispatch allows", g.n, g.group));
                     }
-                    let params = u32s(&[m, cols, k, cig, w.h, w.w, w.kh, w.kw, w.sh, w.sw, w.dh, w.dw, w.pt, w.pl, w.ow, g.group, g.c_in, g.c_out, bias.is_some() as usize]);
+                    let params = u32s(&[
+                        m,
+                        cols,
+                        k,
+                        cig,
+                        w.h,
+                        w.w,
+                        w.kh,
+                        w.kw,
+                        w.sh,
+                        w.sw,
+                        w.dh,
+                        w.dw,
+                        w.pt,
+                        w.pl,
+                        w.ow,
+                        g.group,
+                        g.c_in,
+                        g.c_out,
+                        bias.is_some() as usize,
+                    ]);
                     constants.push(constant("CONV", 1));
-                    let groups = [cols.div_ceil(TILE).max(1) as u32, m.div_ceil(TILE).max(1) as u32, (g.n * g.group) as u32];
-                    commands.push(self.finish(Job { shader: Shader::Gemm, entry: "gemm", constants, params, out, bind, groups }));
+                    let groups =
+                        [cols.div_ceil(TILE).max(1) as u32, m.div_ceil(TILE).max(1) as u32, (g.n * g.group) as u32];
+                    commands.push(self.finish(Job {
+                        shader: Shader::Gemm,
+                        entry: "gemm",
+                        constants,
+                        params,
+                        out,
+                        bind,
+                        groups,
+                    }));
                 }
             }
             Kernel::ConvTranspose(ct) => {
                 let (weights, bias) = if ins.len() == 1 {
-                    (gpu.upload_f32("conv-transpose weights", &ct.weights), Some(gpu.upload_f32("conv-transpose bias", &ct.bias)))
+                    (
+                        gpu.upload_f32("conv-transpose weights", &ct.weights),
+                        Some(gpu.upload_f32("conv-transpose bias", &ct.bias)),
+                    )
                 } else {
                     (ins[1].clone(), ins.get(2).map(|b| (*b).clone()))
                 };
                 let w = &ct.win;
-                let params = u32s(&[n, ct.c_in, ct.c_out, ct.group, w.h, w.w, w.kh, w.kw, w.sh, w.sw, w.dh, w.dw, w.pt, w.pl, w.oh, w.ow, bias.is_some() as usize]);
+                let params = u32s(&[
+                    n,
+                    ct.c_in,
+                    ct.c_out,
+                    ct.group,
+                    w.h,
+                    w.w,
+                    w.kh,
+                    w.kw,
+                    w.sh,
+                    w.sw,
+                    w.dh,
+                    w.dw,
+                    w.pt,
+                    w.pl,
+                    w.oh,
+                    w.ow,
+                    bias.is_some() as usize,
+                ]);
                 let mut bind = vec![(2, ins[0]), (3, &weights)];
                 if let Some(bias) = &bias {
                     bind.push((4, bias));
@@ -400,12 +539,28 @@ impl GpuModel {
             }
             Kernel::GlobalPool { inner, max } => {
                 let params = u32s(&[n, *inner, *max as usize]);
-                commands.push(self.finish(Job { shader: Shader::Pool, entry: "global_pool", constants: Vec::new(), params, out, bind: vec![(2, ins[0])], groups: grid(n) }));
+                commands.push(self.finish(Job {
+                    shader: Shader::Pool,
+                    entry: "global_pool",
+                    constants: Vec::new(),
+                    params,
+                    out,
+                    bind: vec![(2, ins[0])],
+                    groups: grid(n),
+                }));
             }
             Kernel::ChannelAffine { scale, shift, inner } => {
                 let (s, b) = (gpu.upload_f32("scale", scale), gpu.upload_f32("shift", shift));
                 let params = u32s(&[n, (*inner).max(1), scale.len().max(1)]);
-                commands.push(self.flat(Shader::Elementwise, "channel_affine", Vec::new(), params, out, vec![(2, ins[0]), (3, &s), (4, &b)], n));
+                commands.push(self.flat(
+                    Shader::Elementwise,
+                    "channel_affine",
+                    Vec::new(),
+                    params,
+                    out,
+                    vec![(2, ins[0]), (3, &s), (4, &b)],
+                    n,
+                ));
             }
             Kernel::BatchNormRuntime { eps, inner } => {
                 let params = vec![n as u32, (*inner).max(1) as u32, in_len[1].max(1) as u32, bits(*eps)];
@@ -420,12 +575,28 @@ impl GpuModel {
                 if *has_max {
                     bind.push((4, ins[ins.len() - 1]));
                 }
-                commands.push(self.flat(Shader::Elementwise, "clip", Vec::new(), u32s(&[n, *has_min as usize, *has_max as usize]), out, bind, n));
+                commands.push(self.flat(
+                    Shader::Elementwise,
+                    "clip",
+                    Vec::new(),
+                    u32s(&[n, *has_min as usize, *has_max as usize]),
+                    out,
+                    bind,
+                    n,
+                ));
             }
             Kernel::Softmax { outer, len, inner, log } => {
                 let lines = outer * inner;
                 let params = u32s(&[lines, *len, (*inner).max(1), *log as usize]);
-                commands.push(self.finish(Job { shader: Shader::Norm, entry: "softmax", constants: Vec::new(), params, out, bind: vec![(2, ins[0])], groups: grid(lines) }));
+                commands.push(self.finish(Job {
+                    shader: Shader::Norm,
+                    entry: "softmax",
+                    constants: Vec::new(),
+                    params,
+                    out,
+                    bind: vec![(2, ins[0])],
+                    groups: grid(lines),
+                }));
             }
             Kernel::Normalize { inner, eps, per_element, scale_bias } => {
                 let owned;
@@ -441,11 +612,27 @@ impl GpuModel {
             Kernel::LayerNormRuntime { inner, eps, scale_map, bias_map } => {
                 let scale = gpu.storage("layer-norm scale", *inner);
                 let index = gpu.upload_u32("layer-norm scale map", &scale_map.map);
-                commands.push(self.flat(Shader::Layout, "gather", Vec::new(), vec![*inner as u32, 0, 0], &scale, vec![(2, ins[1]), (3, &index)], *inner));
+                commands.push(self.flat(
+                    Shader::Layout,
+                    "gather",
+                    Vec::new(),
+                    vec![*inner as u32, 0, 0],
+                    &scale,
+                    vec![(2, ins[1]), (3, &index)],
+                    *inner,
+                ));
                 let bias = bias_map.as_ref().map(|m| {
                     let bias = gpu.storage("layer-norm bias", *inner);
                     let index = gpu.upload_u32("layer-norm bias map", &m.map);
-                    commands.push(self.flat(Shader::Layout, "gather", Vec::new(), vec![*inner as u32, 0, 0], &bias, vec![(2, ins[2]), (3, &index)], *inner));
+                    commands.push(self.flat(
+                        Shader::Layout,
+                        "gather",
+                        Vec::new(),
+                        vec![*inner as u32, 0, 0],
+                        &bias,
+                        vec![(2, ins[2]), (3, &index)],
+                        *inner,
+                    ));
                     bias
                 });
                 self.normalize(step, slots, ins[0], Some(&scale), bias.as_ref(), *inner, *inner, *eps, true, commands);
@@ -488,7 +675,16 @@ impl GpuModel {
     ) {
         let groups = step.writes[0].1 / inner.max(1);
         let stats = step.writes.len() >= 3;
-        let params = vec![groups as u32, inner as u32, bits(eps), channels.max(1) as u32, per_element as u32, scale.is_some() as u32, bias.is_some() as u32, stats as u32];
+        let params = vec![
+            groups as u32,
+            inner as u32,
+            bits(eps),
+            channels.max(1) as u32,
+            per_element as u32,
+            scale.is_some() as u32,
+            bias.is_some() as u32,
+            stats as u32,
+        ];
         let mut bind = vec![(2, x)];
         if let Some(s) = scale {
             bind.push((3, s));
@@ -500,7 +696,15 @@ impl GpuModel {
             bind.push((5, &slots[step.writes[1].0]));
             bind.push((6, &slots[step.writes[2].0]));
         }
-        let job = Job { shader: Shader::Norm, entry: "normalize", constants: Vec::new(), params, out: &slots[step.writes[0].0], bind, groups: grid(groups) };
+        let job = Job {
+            shader: Shader::Norm,
+            entry: "normalize",
+            constants: Vec::new(),
+            params,
+            out: &slots[step.writes[0].0],
+            bind,
+            groups: grid(groups),
+        };
         commands.push(self.finish(job));
     }
 }
@@ -520,7 +724,10 @@ impl PendingPrediction {
         self.gpu.check()?;
         let bytes = match &self.staging {
             Some(staging) => {
-                let view = staging.slice(..).get_mapped_range().map_err(|e| Error::Gpu(format!("reading outputs back failed: {e}")))?;
+                let view = staging
+                    .slice(..)
+                    .get_mapped_range()
+                    .map_err(|e| Error::Gpu(format!("reading outputs back failed: {e}")))?;
                 let bytes = view.to_vec();
                 drop(view);
                 staging.unmap();

@@ -17,10 +17,34 @@ pub type LayerWeights = HashMap<String, Vec<Arc<Tensor>>>;
 
 /// Every layer class this translator reads.
 pub const SUPPORTED_LAYERS: &[&str] = &[
-    "Activation", "Add", "AveragePooling2D", "Average", "BatchNormalization", "Concatenate", "Conv2D", "Dense", "DepthwiseConv2D",
-    "Dropout", "Flatten", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "InputLayer",
-    "LeakyReLU", "MaxPooling2D", "Maximum", "Minimum", "Multiply", "ReLU", "Reshape", "SeparableConv2D", "Softmax", "SpatialDropout2D",
-    "Subtract", "ZeroPadding2D",
+    "Activation",
+    "Add",
+    "AveragePooling2D",
+    "Average",
+    "BatchNormalization",
+    "Concatenate",
+    "Conv2D",
+    "Dense",
+    "DepthwiseConv2D",
+    "Dropout",
+    "Flatten",
+    "GaussianDropout",
+    "GaussianNoise",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling2D",
+    "InputLayer",
+    "LeakyReLU",
+    "MaxPooling2D",
+    "Maximum",
+    "Minimum",
+    "Multiply",
+    "ReLU",
+    "Reshape",
+    "SeparableConv2D",
+    "Softmax",
+    "SpatialDropout2D",
+    "Subtract",
+    "ZeroPadding2D",
 ];
 
 /// A layer of the config: class, name, config and the layer outputs it reads.
@@ -38,7 +62,8 @@ pub fn layer_classes(model_config: &Value) -> Vec<(String, String)> {
         .iter()
         .map(|l| {
             let class = l.get("class_name").and_then(Value::as_str).unwrap_or("").to_string();
-            let name = l.get("name").or_else(|| l.pointer("/config/name")).and_then(Value::as_str).unwrap_or("").to_string();
+            let name =
+                l.get("name").or_else(|| l.pointer("/config/name")).and_then(Value::as_str).unwrap_or("").to_string();
             (class, name)
         })
         .collect()
@@ -84,7 +109,8 @@ fn snake_case(name: &str) -> String {
 /// Groups named weights into layers: Keras 3 `layers/<key>/vars/<i>` paths, or Keras 2 `[model/]layer/weight[:0]` names.
 pub fn group_weights(model_config: &Value, named: Vec<(String, Arc<Tensor>)>) -> LayerWeights {
     let k3 = keras3_weight_paths(model_config);
-    let layer_names: std::collections::HashSet<String> = layer_classes(model_config).into_iter().map(|(_, n)| n).collect();
+    let layer_names: std::collections::HashSet<String> =
+        layer_classes(model_config).into_iter().map(|(_, n)| n).collect();
     let mut indexed: HashMap<String, Vec<(usize, Arc<Tensor>)>> = HashMap::new();
     for (order, (name, t)) in named.into_iter().enumerate() {
         let name = name.trim_end_matches(":0");
@@ -138,7 +164,9 @@ fn activation_name(v: Option<&Value>) -> String {
         Some(Value::String(s)) => s.clone(),
         Some(o) => o
             .get("config")
-            .and_then(|c| c.as_str().map(str::to_string).or_else(|| c.get("name").and_then(Value::as_str).map(str::to_string)))
+            .and_then(|c| {
+                c.as_str().map(str::to_string).or_else(|| c.get("name").and_then(Value::as_str).map(str::to_string))
+            })
             .or_else(|| o.get("class_name").and_then(Value::as_str).map(str::to_string))
             .unwrap_or_default(),
     }
@@ -146,7 +174,9 @@ fn activation_name(v: Option<&Value>) -> String {
 
 /// Input dims from `batch_input_shape` (Keras 2), `batch_shape` (Keras 3) or `input_shape`.
 fn batch_shape(config: &Value) -> Option<Vec<Dim>> {
-    let dims = |a: &Vec<Value>| a.iter().map(|d| d.as_u64().map_or(Dim::Symbol("batch".into()), Dim::Fixed)).collect::<Vec<_>>();
+    let dims = |a: &Vec<Value>| {
+        a.iter().map(|d| d.as_u64().map_or(Dim::Symbol("batch".into()), Dim::Fixed)).collect::<Vec<_>>()
+    };
     if let Some(Value::Array(a)) = config.get("batch_input_shape").or_else(|| config.get("batch_shape")) {
         return Some(dims(a));
     }
@@ -162,13 +192,17 @@ fn batch_shape(config: &Value) -> Option<Vec<Dim>> {
 fn inbound(layer: &Value, name: &str, source: &str) -> Result<Vec<String>, Error> {
     let nodes = layer.get("inbound_nodes").and_then(Value::as_array).cloned().unwrap_or_default();
     if nodes.len() > 1 {
-        return Err(Error::Unsupported(format!("{source}: layer {name:?} is called {} times; shared layers are not supported", nodes.len())));
+        return Err(Error::Unsupported(format!(
+            "{source}: layer {name:?} is called {} times; shared layers are not supported",
+            nodes.len()
+        )));
     }
     let Some(node) = nodes.first() else { return Ok(Vec::new()) };
     let mut refs = Vec::new();
     let mut push = |history: &[Value]| -> Result<(), Error> {
         let layer = history.first().and_then(Value::as_str).unwrap_or("");
-        let (n, t) = (history.get(1).and_then(Value::as_i64).unwrap_or(0), history.get(2).and_then(Value::as_i64).unwrap_or(0));
+        let (n, t) =
+            (history.get(1).and_then(Value::as_i64).unwrap_or(0), history.get(2).and_then(Value::as_i64).unwrap_or(0));
         if n != 0 || t != 0 {
             return Err(Error::Unsupported(format!("{source}: layer {name:?} reads output {t} of call {n} of {layer:?}; only single-output, single-call layers are supported")));
         }
@@ -209,8 +243,12 @@ fn inbound(layer: &Value, name: &str, source: &str) -> Result<Vec<String>, Error
 /// `[[name, 0, 0], ...]` (Keras 2) or `[name, 0, 0]` (Keras 3, one tensor) as layer names.
 fn endpoint_names(v: Option<&Value>) -> Vec<String> {
     match v {
-        Some(Value::Array(a)) if a.first().is_some_and(Value::is_string) => vec![a[0].as_str().unwrap_or("").to_string()],
-        Some(Value::Array(a)) => a.iter().filter_map(|e| e.get(0).and_then(Value::as_str).map(str::to_string)).collect(),
+        Some(Value::Array(a)) if a.first().is_some_and(Value::is_string) => {
+            vec![a[0].as_str().unwrap_or("").to_string()]
+        }
+        Some(Value::Array(a)) => {
+            a.iter().filter_map(|e| e.get(0).and_then(Value::as_str).map(str::to_string)).collect()
+        }
         _ => Vec::new(),
     }
 }
@@ -282,7 +320,13 @@ impl Ctx<'_> {
                     v => pair(v, 1),
                 };
                 let p = self.padding(layer)?;
-                self.b.pool2d(&id, name, &x, layer.class == "MaxPooling2D", PoolWindow { kernel: k, strides: s, padding: p })?;
+                self.b.pool2d(
+                    &id,
+                    name,
+                    &x,
+                    layer.class == "MaxPooling2D",
+                    PoolWindow { kernel: k, strides: s, padding: p },
+                )?;
             }
             "GlobalAveragePooling2D" | "GlobalMaxPooling2D" => {
                 self.check_channels_last(layer)?;
@@ -319,7 +363,10 @@ impl Ctx<'_> {
                 if axis.len() != 1 || !(axis[0] == -1 || Some(axis[0]) == last) {
                     return Err(self.err(layer, format!("axis {axis:?} is not supported (the last axis only)")));
                 }
-                let (center, scale) = (c.get("center").and_then(Value::as_bool).unwrap_or(true), c.get("scale").and_then(Value::as_bool).unwrap_or(true));
+                let (center, scale) = (
+                    c.get("center").and_then(Value::as_bool).unwrap_or(true),
+                    c.get("scale").and_then(Value::as_bool).unwrap_or(true),
+                );
                 let n = 2 + center as usize + scale as usize;
                 let w = self.weights(layer, n)?;
                 let mut it = w.iter().map(|t| t.to_f32s());
@@ -353,7 +400,8 @@ impl Ctx<'_> {
             }
             "LeakyReLU" => {
                 let x = self.one_input(layer)?;
-                let alpha = c.get("negative_slope").or_else(|| c.get("alpha")).and_then(Value::as_f64).unwrap_or(0.3) as f32;
+                let alpha =
+                    c.get("negative_slope").or_else(|| c.get("alpha")).and_then(Value::as_f64).unwrap_or(0.3) as f32;
                 self.b.unary(&id, name, "LeakyRelu", &x, vec![("alpha", Attr::Float(alpha))])?;
             }
             "Softmax" => {
@@ -437,11 +485,20 @@ impl Ctx<'_> {
         self.b.constant(&kernel, (*w[0]).clone());
         if separable {
             let dw = format!("{id}/depthwise");
-            let spec = ConvSpec { strides, dilations, padding, depthwise: true, groups: 1, bias: None, activation: None };
+            let spec =
+                ConvSpec { strides, dilations, padding, depthwise: true, groups: 1, bias: None, activation: None };
             self.b.conv2d(&dw, &dw, &x, &kernel, spec)?;
             let pointwise = format!("{id}/pointwise_kernel");
             self.b.constant(&pointwise, (*w[1]).clone());
-            let spec = ConvSpec { strides: [1, 1], dilations: [1, 1], padding: Padding::Valid, depthwise: false, groups: 1, bias, activation };
+            let spec = ConvSpec {
+                strides: [1, 1],
+                dilations: [1, 1],
+                padding: Padding::Valid,
+                depthwise: false,
+                groups: 1,
+                bias,
+                activation,
+            };
             return self.b.conv2d(&id, name, &dw, &pointwise, spec);
         }
         let depthwise = layer.class == "DepthwiseConv2D";
@@ -452,9 +509,16 @@ impl Ctx<'_> {
 }
 
 /// Translates a Keras model config (`{"class_name": "Sequential" | "Functional" | "Model", "config": ...}`).
-pub fn translate(model_config: &Value, weights: &LayerWeights, source: &str, generated_by: String) -> Result<Translated, Error> {
+pub fn translate(
+    model_config: &Value,
+    weights: &LayerWeights,
+    source: &str,
+    generated_by: String,
+) -> Result<Translated, Error> {
     let class = model_config.get("class_name").and_then(Value::as_str).unwrap_or("");
-    let config = model_config.get("config").ok_or_else(|| Error::Format(format!("{source}: the model config has no \"config\"")))?;
+    let config = model_config
+        .get("config")
+        .ok_or_else(|| Error::Format(format!("{source}: the model config has no \"config\"")))?;
     let layers = match config {
         Value::Array(a) => a.clone(),
         _ => config.get("layers").and_then(Value::as_array).cloned().unwrap_or_default(),
@@ -473,12 +537,17 @@ pub fn translate(model_config: &Value, weights: &LayerWeights, source: &str, gen
                 }
                 if prev.is_none() && lc != "InputLayer" {
                     let shape = batch_shape(cfg)
-                        .or_else(|| config.get("build_input_shape").and_then(|s| batch_shape(&serde_json::json!({ "batch_shape": s }))))
+                        .or_else(|| {
+                            config
+                                .get("build_input_shape")
+                                .and_then(|s| batch_shape(&serde_json::json!({ "batch_shape": s })))
+                        })
                         .ok_or_else(|| Error::Format(format!("{source}: the Sequential model has no input shape")))?;
                     ctx.b.input("input", "input", DType::Float32, shape);
                     prev = Some("input".into());
                 }
-                let layer = Layer { class: lc, name: name.clone(), config: cfg, inputs: prev.iter().cloned().collect() };
+                let layer =
+                    Layer { class: lc, name: name.clone(), config: cfg, inputs: prev.iter().cloned().collect() };
                 ctx.layer(&layer)?;
                 prev = Some(name);
             }
@@ -497,14 +566,19 @@ pub fn translate(model_config: &Value, weights: &LayerWeights, source: &str, gen
             }
             let declared = endpoint_names(config.get("input_layers"));
             if !declared.is_empty() {
-                let order: Vec<usize> = declared.iter().filter_map(|d| ctx.b.inputs.iter().position(|i| &i.name == d)).collect();
+                let order: Vec<usize> =
+                    declared.iter().filter_map(|d| ctx.b.inputs.iter().position(|i| &i.name == d)).collect();
                 if order.len() == ctx.b.inputs.len() {
                     ctx.b.inputs = order.into_iter().map(|i| ctx.b.inputs[i].clone()).collect();
                 }
             }
             outputs = endpoint_names(config.get("output_layers"));
         }
-        other => return Err(Error::Unsupported(format!("{source}: model class {other:?} is not supported (Sequential or Functional)"))),
+        other => {
+            return Err(Error::Unsupported(format!(
+                "{source}: model class {other:?} is not supported (Sequential or Functional)"
+            )))
+        }
     }
     if outputs.is_empty() {
         return Err(Error::Format(format!("{source}: the model has no outputs")));
@@ -521,7 +595,15 @@ mod tests {
 
     #[test]
     fn snake_case_matches_keras() {
-        for (class, want) in [("Conv2D", "conv2d"), ("BatchNormalization", "batch_normalization"), ("ReLU", "re_lu"), ("DepthwiseConv2D", "depthwise_conv2d"), ("GlobalAveragePooling2D", "global_average_pooling2d"), ("InputLayer", "input_layer"), ("HTTPServer", "http_server")] {
+        for (class, want) in [
+            ("Conv2D", "conv2d"),
+            ("BatchNormalization", "batch_normalization"),
+            ("ReLU", "re_lu"),
+            ("DepthwiseConv2D", "depthwise_conv2d"),
+            ("GlobalAveragePooling2D", "global_average_pooling2d"),
+            ("InputLayer", "input_layer"),
+            ("HTTPServer", "http_server"),
+        ] {
             assert_eq!(snake_case(class), want, "{class}");
         }
     }

@@ -175,8 +175,12 @@ impl Builder {
 
     /// The value of a node whose inputs are all constants.
     fn evaluate(&self, node: &Node) -> Option<Tensor> {
-        let weights: HashMap<String, Arc<Tensor>> =
-            node.inputs.iter().filter(|i| !i.is_empty()).map(|i| self.weights.get(i).map(|t| (i.clone(), Arc::clone(t)))).collect::<Option<_>>()?;
+        let weights: HashMap<String, Arc<Tensor>> = node
+            .inputs
+            .iter()
+            .filter(|i| !i.is_empty())
+            .map(|i| self.weights.get(i).map(|t| (i.clone(), Arc::clone(t))))
+            .collect::<Option<_>>()?;
         if weights.is_empty() {
             return None;
         }
@@ -184,7 +188,11 @@ impl Builder {
             format: FORMAT.into(),
             generated_by: None,
             converted_by: None,
-            graph: Graph { inputs: vec![], outputs: vec![ValueInfo { name: node.outputs[0].clone(), dtype: DType::Float32, shape: vec![] }], nodes: vec![node.clone()] },
+            graph: Graph {
+                inputs: vec![],
+                outputs: vec![ValueInfo { name: node.outputs[0].clone(), dtype: DType::Float32, shape: vec![] }],
+                nodes: vec![node.clone()],
+            },
             weights_manifest: Vec::new(),
         };
         let mut model = Model::from_shared(&json, weights).ok()?;
@@ -207,7 +215,11 @@ impl Builder {
             return Ok(v.physical);
         }
         if v.rank.is_some_and(|r| r != 4) {
-            return Err(Error::Op { op: op.into(), node: node.into(), msg: format!("expects a rank-4 NHWC input, got rank {}", v.rank.unwrap_or(0)) });
+            return Err(Error::Op {
+                op: op.into(),
+                node: node.into(),
+                msg: format!("expects a rank-4 NHWC input, got rank {}", v.rank.unwrap_or(0)),
+            });
         }
         if let Some(t) = self.weights.get(&v.physical).cloned() {
             let moved = permute(&t, &TO_NCHW)?;
@@ -222,7 +234,12 @@ impl Builder {
             return Ok(p.clone());
         }
         let (suffix, perm) = if to_nchw { ("nchw", TO_NCHW) } else { ("nhwc", TO_NHWC) };
-        let out = self.node(&format!("{physical}/{suffix}"), "Transpose", vec![physical.to_string()], vec![("perm", Attr::Ints(perm.to_vec()))]);
+        let out = self.node(
+            &format!("{physical}/{suffix}"),
+            "Transpose",
+            vec![physical.to_string()],
+            vec![("perm", Attr::Ints(perm.to_vec()))],
+        );
         self.relaid.insert(key, out.clone());
         Ok(out)
     }
@@ -231,7 +248,9 @@ impl Builder {
     pub fn output(&mut self, id: &str, name: &str) -> Result<(), Error> {
         let physical = self.plain(id)?;
         let rank = self.rank(id);
-        let fixed = self.weights.contains_key(&physical) || self.inputs.iter().any(|i| i.name == physical) || self.outputs.iter().any(|o| o.name == physical);
+        let fixed = self.weights.contains_key(&physical)
+            || self.inputs.iter().any(|i| i.name == physical)
+            || self.outputs.iter().any(|o| o.name == physical);
         let out = if fixed {
             self.node(name, "Identity", vec![physical], vec![])
         } else if physical != name && !self.taken.contains(name) {
@@ -276,8 +295,17 @@ impl Builder {
             } else if let Some(r) = self.rank(other).filter(|&r| r < 4) {
                 let p = self.plain(other)?;
                 let axes: Vec<i64> = (0..(4 - r) as i64).collect();
-                let lifted = if axes.is_empty() { p } else { self.node(&format!("{name}/rank4"), "Unsqueeze", vec![p], vec![("axes", Attr::Ints(axes))]) };
-                Some(self.node(&format!("{name}/nchw_operand"), "Transpose", vec![lifted], vec![("perm", Attr::Ints(TO_NCHW.to_vec()))]))
+                let lifted = if axes.is_empty() {
+                    p
+                } else {
+                    self.node(&format!("{name}/rank4"), "Unsqueeze", vec![p], vec![("axes", Attr::Ints(axes))])
+                };
+                Some(self.node(
+                    &format!("{name}/nchw_operand"),
+                    "Transpose",
+                    vec![lifted],
+                    vec![("perm", Attr::Ints(TO_NCHW.to_vec()))],
+                ))
             } else {
                 None
             };
@@ -302,7 +330,10 @@ impl Builder {
     /// A constant broadcast against a logical NHWC tensor, rearranged to broadcast against its NCHW storage.
     fn nchw_broadcastable(&mut self, t: &Tensor, name: &str) -> Result<String, Error> {
         if t.shape.len() > 4 {
-            return Err(Error::Shape(format!("node {name:?}: constant of rank {} broadcast against a rank-4 tensor", t.shape.len())));
+            return Err(Error::Shape(format!(
+                "node {name:?}: constant of rank {} broadcast against a rank-4 tensor",
+                t.shape.len()
+            )));
         }
         let mut shape = vec![1; 4 - t.shape.len()];
         shape.extend(&t.shape);
@@ -373,7 +404,9 @@ impl Builder {
         let a = |s: &str| ("activation", Attr::String(s.into()));
         Some(match kind {
             "relu" | "Relu" => vec![a("Relu")],
-            "relu6" | "Relu6" => vec![a("Clip"), ("activation_min", Attr::Float(0.0)), ("activation_max", Attr::Float(6.0))],
+            "relu6" | "Relu6" => {
+                vec![a("Clip"), ("activation_min", Attr::Float(0.0)), ("activation_max", Attr::Float(6.0))]
+            }
             "sigmoid" | "Sigmoid" => vec![a("Sigmoid")],
             "tanh" | "Tanh" => vec![a("Tanh")],
             _ => return None,
@@ -381,7 +414,13 @@ impl Builder {
     }
 
     pub fn finish(self, generated_by: String) -> Translated {
-        Translated { generated_by, inputs: self.inputs, outputs: self.outputs, nodes: self.nodes, weights: self.weights }
+        Translated {
+            generated_by,
+            inputs: self.inputs,
+            outputs: self.outputs,
+            nodes: self.nodes,
+            weights: self.weights,
+        }
     }
 }
 
@@ -477,21 +516,36 @@ impl Builder {
             None => {
                 let f = self.plain(filter)?;
                 if spec.depthwise {
-                    let moved = self.node(&format!("{name}/filter_chw"), "Transpose", vec![f], vec![("perm", Attr::Ints(vec![2, 3, 0, 1]))]);
+                    let moved = self.node(
+                        &format!("{name}/filter_chw"),
+                        "Transpose",
+                        vec![f],
+                        vec![("perm", Attr::Ints(vec![2, 3, 0, 1]))],
+                    );
                     let shape = self.param(&format!("{name}/filter_shape"), Tensor::i64(vec![4], vec![-1, 1, 0, 0]));
                     self.node(&format!("{name}/filter"), "Reshape", vec![moved, shape], vec![])
                 } else {
-                    self.node(&format!("{name}/filter"), "Transpose", vec![f], vec![("perm", Attr::Ints(vec![3, 2, 0, 1]))])
+                    self.node(
+                        &format!("{name}/filter"),
+                        "Transpose",
+                        vec![f],
+                        vec![("perm", Attr::Ints(vec![3, 2, 0, 1]))],
+                    )
                 }
             }
         };
-        let mut attrs: Attrs = vec![("strides", Attr::Ints(spec.strides.to_vec())), ("dilations", Attr::Ints(spec.dilations.to_vec()))];
+        let mut attrs: Attrs =
+            vec![("strides", Attr::Ints(spec.strides.to_vec())), ("dilations", Attr::Ints(spec.dilations.to_vec()))];
         attrs.extend(spec.padding.attrs());
         let mut inputs = vec![xp, w];
         if spec.depthwise {
             let channels = self.constant_of(filter).map(|t| t.shape[2] as i64);
             let Some(c) = channels else {
-                return Err(Error::Op { op: "DepthwiseConv2D".into(), node: name.into(), msg: "the filter must be a constant".into() });
+                return Err(Error::Op {
+                    op: "DepthwiseConv2D".into(),
+                    node: name.into(),
+                    msg: "the filter must be a constant".into(),
+                });
             };
             attrs.push(("group", Attr::Int(c)));
         } else if spec.groups != 1 {
@@ -524,7 +578,8 @@ impl Builder {
         let PoolWindow { kernel, strides, padding } = window;
         let op = if max { "MaxPool" } else { "AveragePool" };
         let xp = self.nchw(x, op, name)?;
-        let mut attrs: Attrs = vec![("kernel_shape", Attr::Ints(kernel.to_vec())), ("strides", Attr::Ints(strides.to_vec()))];
+        let mut attrs: Attrs =
+            vec![("kernel_shape", Attr::Ints(kernel.to_vec())), ("strides", Attr::Ints(strides.to_vec()))];
         attrs.extend(padding.attrs());
         let out = self.node(name, op, vec![xp], attrs);
         self.define(id, out, Some(4), true);
@@ -538,7 +593,11 @@ impl Builder {
         let gamma = gamma.unwrap_or_else(|| vec![1.0; c]);
         let beta = beta.unwrap_or_else(|| vec![0.0; c]);
         if [gamma.len(), beta.len(), var.len()].iter().any(|&n| n != c) {
-            return Err(Error::Op { op: "BatchNormalization".into(), node: name.into(), msg: "parameters differ in length".into() });
+            return Err(Error::Op {
+                op: "BatchNormalization".into(),
+                node: name.into(),
+                msg: "parameters differ in length".into(),
+            });
         }
         if self.is_nchw(x) || self.rank(x) == Some(4) {
             let xp = self.nchw(x, "BatchNormalization", name)?;
@@ -597,7 +656,15 @@ impl Builder {
     }
 
     /// A reduction over logical axes.
-    pub fn reduce(&mut self, id: &str, name: &str, op: &str, x: &str, axes: &[i64], keep_dims: bool) -> Result<(), Error> {
+    pub fn reduce(
+        &mut self,
+        id: &str,
+        name: &str,
+        op: &str,
+        x: &str,
+        axes: &[i64],
+        keep_dims: bool,
+    ) -> Result<(), Error> {
         let rank = self.rank(x);
         let norm: Vec<usize> = match rank {
             Some(r) => axes.iter().map(|&a| crate::tensor::normalize_axis(a, r, op)).collect::<Result<_, _>>()?,
@@ -609,21 +676,31 @@ impl Builder {
             if keep_dims || kept.windows(2).all(|w| w[0] < w[1]) {
                 let physical_axes: Vec<i64> = norm.iter().map(|&a| nchw_axis(a) as i64).collect();
                 let xp = self.value(x)?.physical.clone();
-                let axes_name = self.param(&format!("{name}/axes"), Tensor::i64(vec![physical_axes.len()], physical_axes));
+                let axes_name =
+                    self.param(&format!("{name}/axes"), Tensor::i64(vec![physical_axes.len()], physical_axes));
                 let out = self.node(name, op, vec![xp, axes_name], vec![("keepdims", Attr::Int(keep_dims as i64))]);
                 self.define(id, out, out_rank, keep_dims);
                 return Ok(());
             }
         }
         let xp = self.plain(x)?;
-        let axes_name = self.param(&format!("{name}/axes"), Tensor::i64(vec![norm.len()], norm.iter().map(|&a| a as i64).collect()));
+        let axes_name = self
+            .param(&format!("{name}/axes"), Tensor::i64(vec![norm.len()], norm.iter().map(|&a| a as i64).collect()));
         let out = self.node(name, op, vec![xp, axes_name], vec![("keepdims", Attr::Int(keep_dims as i64))]);
         self.define(id, out, out_rank, false);
         Ok(())
     }
 
     /// `x @ w (+ bias)` over the last axis, with a constant or computed `w`.
-    pub fn matmul(&mut self, id: &str, name: &str, x: &str, w: &str, bias: Option<&str>, activation: Option<&str>) -> Result<(), Error> {
+    pub fn matmul(
+        &mut self,
+        id: &str,
+        name: &str,
+        x: &str,
+        w: &str,
+        bias: Option<&str>,
+        activation: Option<&str>,
+    ) -> Result<(), Error> {
         let xp = self.plain(x)?;
         let wp = self.plain(w)?;
         let mut inputs = vec![xp, wp];

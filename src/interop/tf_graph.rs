@@ -17,7 +17,11 @@ pub enum TfAttr {
     Type(String),
     /// Dimensions (-1 unknown); `None` for unknown rank.
     Shape(Option<Vec<i64>>),
-    List { s: Vec<Vec<u8>>, i: Vec<i64>, f: Vec<f32> },
+    List {
+        s: Vec<Vec<u8>>,
+        i: Vec<i64>,
+        f: Vec<f32>,
+    },
     Tensor(Option<Tensor>),
     Other,
 }
@@ -46,12 +50,69 @@ pub struct TfGraph {
 
 /// Every TensorFlow op this translator reads.
 pub const SUPPORTED_OPS: &[&str] = &[
-    "Abs", "Add", "AddV2", "AvgPool", "BiasAdd", "Cast", "ConcatV2", "Const", "Conv2D", "DepthwiseConv2dNative", "Elu", "Exp",
-    "ExpandDims", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", "FusedDepthwiseConv2dNative", "Identity", "IdentityN",
-    "LeakyRelu", "Log", "LogSoftmax", "MatMul", "Max", "MaxPool", "Maximum", "Mean", "Min", "Minimum", "Mul", "Neg", "NoOp", "Pack",
-    "Pad", "PadV2", "Placeholder", "Pow", "Prod", "RealDiv", "Reciprocal", "Relu", "Relu6", "Reshape", "Rsqrt", "Selu", "Shape",
-    "Sigmoid", "Snapshot", "Softmax", "Softplus", "Softsign", "Sqrt", "Square", "Squeeze", "StopGradient", "StridedSlice", "Sub",
-    "Sum", "Swish", "Tanh", "Transpose", "_FusedConv2D", "_FusedMatMul",
+    "Abs",
+    "Add",
+    "AddV2",
+    "AvgPool",
+    "BiasAdd",
+    "Cast",
+    "ConcatV2",
+    "Const",
+    "Conv2D",
+    "DepthwiseConv2dNative",
+    "Elu",
+    "Exp",
+    "ExpandDims",
+    "FusedBatchNorm",
+    "FusedBatchNormV2",
+    "FusedBatchNormV3",
+    "FusedDepthwiseConv2dNative",
+    "Identity",
+    "IdentityN",
+    "LeakyRelu",
+    "Log",
+    "LogSoftmax",
+    "MatMul",
+    "Max",
+    "MaxPool",
+    "Maximum",
+    "Mean",
+    "Min",
+    "Minimum",
+    "Mul",
+    "Neg",
+    "NoOp",
+    "Pack",
+    "Pad",
+    "PadV2",
+    "Placeholder",
+    "Pow",
+    "Prod",
+    "RealDiv",
+    "Reciprocal",
+    "Relu",
+    "Relu6",
+    "Reshape",
+    "Rsqrt",
+    "Selu",
+    "Shape",
+    "Sigmoid",
+    "Snapshot",
+    "Softmax",
+    "Softplus",
+    "Softsign",
+    "Sqrt",
+    "Square",
+    "Squeeze",
+    "StopGradient",
+    "StridedSlice",
+    "Sub",
+    "Sum",
+    "Swish",
+    "Tanh",
+    "Transpose",
+    "_FusedConv2D",
+    "_FusedMatMul",
 ];
 
 impl TfNode {
@@ -179,14 +240,18 @@ impl Ctx<'_> {
         match op {
             "Placeholder" => {
                 let shape = match node.attr("shape") {
-                    Some(TfAttr::Shape(Some(dims))) => dims.iter().map(|&d| if d < 0 { Dim::Symbol("batch".into()) } else { Dim::Fixed(d as u64) }).collect(),
+                    Some(TfAttr::Shape(Some(dims))) => dims
+                        .iter()
+                        .map(|&d| if d < 0 { Dim::Symbol("batch".into()) } else { Dim::Fixed(d as u64) })
+                        .collect(),
                     _ => return Err(self.err(node, "the input's shape (rank) must be known")),
                 };
                 let dtype = match node.attr("dtype") {
                     Some(TfAttr::Type(t)) if t == "DT_INT32" || t == "DT_INT64" => DType::Int64,
                     _ => DType::Float32,
                 };
-                let label = self.graph.inputs.iter().find(|(n, _)| n == name).map_or(name, |(_, l)| l.as_str()).to_string();
+                let label =
+                    self.graph.inputs.iter().find(|(n, _)| n == name).map_or(name, |(_, l)| l.as_str()).to_string();
                 self.b.input(&id, &label, dtype, shape);
             }
             "Const" => {
@@ -283,9 +348,21 @@ impl Ctx<'_> {
                     return Err(self.err(node, "training mode is not supported"));
                 }
                 let x = self.input(node, 0)?;
-                let p: Vec<Vec<f32>> = (1..5).map(|i| self.const_floats(node, i, "batch norm parameter")).collect::<Result<_, _>>()?;
+                let p: Vec<Vec<f32>> =
+                    (1..5).map(|i| self.const_floats(node, i, "batch norm parameter")).collect::<Result<_, _>>()?;
                 let [g, b, m, v] = <[Vec<f32>; 4]>::try_from(p).expect("four parameters");
-                self.b.batchnorm(&id, name, &x, BatchNormParams { gamma: Some(g), beta: Some(b), mean: m, var: v, eps: node.float("epsilon", 1e-3) })?;
+                self.b.batchnorm(
+                    &id,
+                    name,
+                    &x,
+                    BatchNormParams {
+                        gamma: Some(g),
+                        beta: Some(b),
+                        mean: m,
+                        var: v,
+                        eps: node.float("epsilon", 1e-3),
+                    },
+                )?;
             }
             "Reshape" => {
                 let x = self.b.plain(&self.input(node, 0)?)?;
@@ -329,7 +406,12 @@ impl Ctx<'_> {
                 let mut parts = Vec::new();
                 for i in 0..n {
                     let xp = self.b.plain(&self.input(node, i)?)?;
-                    parts.push(self.b.node(&format!("{name}/expand{i}"), "Unsqueeze", vec![xp], vec![("axes", Attr::Ints(vec![axis]))]));
+                    parts.push(self.b.node(
+                        &format!("{name}/expand{i}"),
+                        "Unsqueeze",
+                        vec![xp],
+                        vec![("axes", Attr::Ints(vec![axis]))],
+                    ));
                 }
                 let out = self.b.node(name, "Concat", parts, vec![("axis", Attr::Int(axis))]);
                 self.b.define(&id, out, rank, false);
@@ -405,8 +487,10 @@ impl Ctx<'_> {
             }
             Some(&"FusedBatchNorm") => {
                 rest.next();
-                let p: Vec<Vec<f32>> = (2..6).map(|i| self.const_floats(node, i, "batch norm parameter")).collect::<Result<_, _>>()?;
-                let (scale, shift) = crate::ops::norm::batchnorm_coefficients(&p[0], &p[1], &p[2], &p[3], node.float("epsilon", 1e-3));
+                let p: Vec<Vec<f32>> =
+                    (2..6).map(|i| self.const_floats(node, i, "batch norm parameter")).collect::<Result<_, _>>()?;
+                let (scale, shift) =
+                    crate::ops::norm::batchnorm_coefficients(&p[0], &p[1], &p[2], &p[3], node.float("epsilon", 1e-3));
                 bias = Some(shift);
                 filter_scale = Some(scale);
             }
@@ -433,7 +517,8 @@ impl Ctx<'_> {
             }
             None => filter,
         };
-        let (strides, dilations, padding) = (self.nhwc_pair(node, "strides")?, self.nhwc_pair(node, "dilations")?, self.padding(node)?);
+        let (strides, dilations, padding) =
+            (self.nhwc_pair(node, "strides")?, self.nhwc_pair(node, "dilations")?, self.padding(node)?);
         let (act_name, leaky) = match activation.as_deref() {
             Some(a) if a.starts_with("leaky:") => (None, Some(a[6..].parse::<f32>().unwrap_or(0.2))),
             a => (a, None),
@@ -442,7 +527,13 @@ impl Ctx<'_> {
         let spec = ConvSpec { strides, dilations, padding, depthwise, groups: 1, bias, activation: act_name };
         self.b.conv2d(&pre, &node.name, &x, &filter_id, spec)?;
         if let Some(alpha) = leaky {
-            self.b.unary(&node.name, &format!("{}/leaky_relu", node.name), "LeakyRelu", &pre, vec![("alpha", Attr::Float(alpha))])?;
+            self.b.unary(
+                &node.name,
+                &format!("{}/leaky_relu", node.name),
+                "LeakyRelu",
+                &pre,
+                vec![("alpha", Attr::Float(alpha))],
+            )?;
         }
         Ok(())
     }
@@ -483,7 +574,13 @@ impl Ctx<'_> {
                 let pre = format!("{}/preactivation", node.name);
                 self.b.matmul(&pre, &node.name, &a, &w, bias.as_deref(), None)?;
                 let alpha = node.float("leakyrelu_alpha", 0.2);
-                self.b.unary(&node.name, &format!("{}/leaky_relu", node.name), "LeakyRelu", &pre, vec![("alpha", Attr::Float(alpha))])
+                self.b.unary(
+                    &node.name,
+                    &format!("{}/leaky_relu", node.name),
+                    "LeakyRelu",
+                    &pre,
+                    vec![("alpha", Attr::Float(alpha))],
+                )
             }
             act => self.b.matmul(&node.name, &node.name, &a, &w, bias.as_deref(), act),
         }
@@ -508,7 +605,11 @@ impl Ctx<'_> {
             let s = if bm >> i & 1 == 1 { lo } else { begin[i] };
             let e = if sm >> i & 1 == 1 {
                 shrink.push(i as i64);
-                if s == -1 { i64::MAX } else { s + 1 }
+                if s == -1 {
+                    i64::MAX
+                } else {
+                    s + 1
+                }
             } else if em >> i & 1 == 1 {
                 hi
             } else {
@@ -519,7 +620,9 @@ impl Ctx<'_> {
         }
         let xp = self.b.plain(&x)?;
         let rank = self.b.rank(&x);
-        let p = |b: &mut Builder, k: &str, v: Vec<i64>| b.param(&format!("{}/{k}", node.name), Tensor::i64(vec![v.len()], v));
+        let p = |b: &mut Builder, k: &str, v: Vec<i64>| {
+            b.param(&format!("{}/{k}", node.name), Tensor::i64(vec![v.len()], v))
+        };
         let s = p(&mut self.b, "starts", starts);
         let e = p(&mut self.b, "ends", ends);
         let a = p(&mut self.b, "axes", (0..n as i64).collect());
@@ -545,7 +648,12 @@ pub fn translate(graph: &TfGraph, generated_by: String) -> Result<Translated, Er
     let by_name: HashMap<&str, &TfNode> = graph.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
     let outputs: Vec<(String, String)> = if graph.outputs.is_empty() {
         let read: HashSet<&str> = graph.nodes.iter().flat_map(|n| n.inputs.iter().map(|i| producer_of(i))).collect();
-        graph.nodes.iter().filter(|n| !read.contains(n.name.as_str()) && !matches!(n.op.as_str(), "Const" | "NoOp")).map(|n| (n.name.clone(), n.name.clone())).collect()
+        graph
+            .nodes
+            .iter()
+            .filter(|n| !read.contains(n.name.as_str()) && !matches!(n.op.as_str(), "Const" | "NoOp"))
+            .map(|n| (n.name.clone(), n.name.clone()))
+            .collect()
     } else {
         graph.outputs.clone()
     };
@@ -554,7 +662,9 @@ pub fn translate(graph: &TfGraph, generated_by: String) -> Result<Translated, Er
     let mut stack: Vec<(&str, bool)> = outputs.iter().rev().map(|(t, _)| (producer_of(t), false)).collect();
     stack.extend(graph.inputs.iter().rev().map(|(p, _)| (p.as_str(), false)));
     while let Some((name, expanded)) = stack.pop() {
-        let node = *by_name.get(name).ok_or_else(|| Error::Format(format!("{}: node {name:?} is read but not defined", graph.source)))?;
+        let node = *by_name
+            .get(name)
+            .ok_or_else(|| Error::Format(format!("{}: node {name:?} is read but not defined", graph.source)))?;
         if expanded {
             done.insert(name, true);
             order.push(node);
@@ -562,7 +672,9 @@ pub fn translate(graph: &TfGraph, generated_by: String) -> Result<Translated, Er
         }
         match done.get(name) {
             Some(true) => continue,
-            Some(false) => return Err(Error::Format(format!("{}: the graph has a cycle through node {name:?}", graph.source))),
+            Some(false) => {
+                return Err(Error::Format(format!("{}: the graph has a cycle through node {name:?}", graph.source)))
+            }
             None => {}
         }
         done.insert(name, false);

@@ -23,7 +23,9 @@ fn generated_by(doc: &Value, source: &str) -> String {
 /// Translates a TF.js model.json document whose weights are already decoded.
 pub fn translate(doc: &Value, weights: HashMap<String, Tensor>, source: &str) -> Result<Translated, Error> {
     let format = doc.get("format").and_then(Value::as_str).unwrap_or("");
-    let topology = doc.get("modelTopology").ok_or_else(|| Error::Format(format!("{source}: a TF.js model.json needs \"modelTopology\"")))?;
+    let topology = doc
+        .get("modelTopology")
+        .ok_or_else(|| Error::Format(format!("{source}: a TF.js model.json needs \"modelTopology\"")))?;
     let by = generated_by(doc, source);
     match format {
         "graph-model" => {
@@ -50,22 +52,40 @@ pub fn translate(doc: &Value, weights: HashMap<String, Tensor>, source: &str) ->
 }
 
 /// A TF.js graph model's topology (a GraphDef in protobuf JSON) as a [`TfGraph`].
-pub fn graph_from_json(topology: &Value, signature: Option<&Value>, consts: HashMap<String, Tensor>, source: &str) -> Result<TfGraph, Error> {
-    let nodes = topology.get("node").and_then(Value::as_array).ok_or_else(|| Error::Format(format!("{source}: modelTopology has no \"node\" list")))?;
+pub fn graph_from_json(
+    topology: &Value,
+    signature: Option<&Value>,
+    consts: HashMap<String, Tensor>,
+    source: &str,
+) -> Result<TfGraph, Error> {
+    let nodes = topology
+        .get("node")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::Format(format!("{source}: modelTopology has no \"node\" list")))?;
     let mut graph = TfGraph { consts, source: source.to_string(), ..TfGraph::default() };
     for n in nodes {
         let s = |k: &str| n.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        let inputs = n.get("input").and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
+        let inputs = n
+            .get("input")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
         let mut attrs = HashMap::new();
         if let Some(Value::Object(map)) = n.get("attr") {
             for (k, v) in map {
-                attrs.insert(k.clone(), attr_from_json(v).map_err(|e| Error::Format(format!("{source}: node {:?} attribute {k:?}: {e}", s("name"))))?);
+                attrs.insert(
+                    k.clone(),
+                    attr_from_json(v)
+                        .map_err(|e| Error::Format(format!("{source}: node {:?} attribute {k:?}: {e}", s("name"))))?,
+                );
             }
         }
         graph.nodes.push(TfNode { name: s("name"), op: s("op"), inputs, attrs });
     }
     if topology.pointer("/library/function").and_then(Value::as_array).is_some_and(|f| !f.is_empty()) {
-        return Err(Error::Unsupported(format!("{source}: graph models with control flow functions are not supported")));
+        return Err(Error::Unsupported(format!(
+            "{source}: graph models with control flow functions are not supported"
+        )));
     }
     let tensor_name = |v: &Value| v.get("name").and_then(Value::as_str).map(|n| n.trim_end_matches(":0").to_string());
     if let Some(sig) = signature {
@@ -165,7 +185,10 @@ mod tests {
             attr_from_json(&serde_json::json!({"shape": {"dim": [{"size": "-1"}, {"size": "28"}]}})).unwrap(),
             TfAttr::Shape(Some(vec![-1, 28]))
         );
-        assert_eq!(attr_from_json(&serde_json::json!({"f": "NaN"})).map(|a| matches!(a, TfAttr::F(f) if f.is_nan())), Ok(true));
+        assert_eq!(
+            attr_from_json(&serde_json::json!({"f": "NaN"})).map(|a| matches!(a, TfAttr::F(f) if f.is_nan())),
+            Ok(true)
+        );
         assert!(attr_from_json(&serde_json::json!({"s": "not base64!"})).is_err());
     }
 }

@@ -21,7 +21,15 @@ pub struct Window {
 }
 
 /// Resolves ONNX padding (explicit pads or auto_pad) for one spatial axis: (pad_begin, pad_end, out).
-pub fn resolve_axis(input: usize, kernel: usize, stride: usize, dilation: usize, pads: (i64, i64), auto_pad: &str, ceil_mode: bool) -> Result<(usize, usize, usize), Error> {
+pub fn resolve_axis(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+    pads: (i64, i64),
+    auto_pad: &str,
+    ceil_mode: bool,
+) -> Result<(usize, usize, usize), Error> {
     let eff = (kernel - 1) * dilation + 1;
     let (pb, pe) = match auto_pad {
         "SAME_UPPER" | "SAME_LOWER" => {
@@ -81,7 +89,17 @@ impl Conv {
         let k = (c_in / group) * win.kh * win.kw;
         let cog = c_out / group;
         if group == c_in && group == c_out && group > 1 {
-            return Conv { n, c_in, c_out, group, win, bias, act, packed: Vec::new(), depthwise: Some(weights.to_vec()) };
+            return Conv {
+                n,
+                c_in,
+                c_out,
+                group,
+                win,
+                bias,
+                act,
+                packed: Vec::new(),
+                depthwise: Some(weights.to_vec()),
+            };
         }
         let packed = (0..group).map(|g| pack_a(&weights[g * cog * k..(g + 1) * cog * k], cog, k, k, 1)).collect();
         Conv { n, c_in, c_out, group, win, bias, act, packed, depthwise: None }
@@ -98,7 +116,13 @@ impl Conv {
     }
 
     fn scratch_len(&self) -> usize {
-        Self::scratch_len_of(&ConvGeometry { n: self.n, c_in: self.c_in, c_out: self.c_out, group: self.group, win: self.win })
+        Self::scratch_len_of(&ConvGeometry {
+            n: self.n,
+            c_in: self.c_in,
+            c_out: self.c_out,
+            group: self.group,
+            win: self.win,
+        })
     }
 
     pub fn run(&self, x: &[f32], out: &mut [f32], scratch: &mut Vec<f32>) {
@@ -118,7 +142,8 @@ impl Conv {
         let cog = self.c_out / self.group;
         let k = cig * w.kh * w.kw;
         let p = plane_out;
-        let pointwise = w.kh == 1 && w.kw == 1 && w.sh == 1 && w.sw == 1 && w.pt == 0 && w.pl == 0 && w.oh == w.h && w.ow == w.w;
+        let pointwise =
+            w.kh == 1 && w.kw == 1 && w.sh == 1 && w.sw == 1 && w.pt == 0 && w.pl == 0 && w.oh == w.h && w.ow == w.w;
         if scratch.len() < self.scratch_len() {
             scratch.resize(self.scratch_len(), 0.0);
         }
@@ -133,7 +158,17 @@ impl Conv {
                     pack_b_into(col, k, p, p, 1, panels);
                 }
                 let dst = &mut out[(n * self.c_out + g * cog) * p..][..cog * p];
-                gemm_packed(cog, p, k, &self.packed[g].data, panels, dst, p, Bias::Row(&self.bias[g * cog..(g + 1) * cog]), self.act);
+                gemm_packed(
+                    cog,
+                    p,
+                    k,
+                    &self.packed[g].data,
+                    panels,
+                    dst,
+                    p,
+                    Bias::Row(&self.bias[g * cog..(g + 1) * cog]),
+                    self.act,
+                );
             }
         }
     }
@@ -150,7 +185,12 @@ fn im2col(w: &Window, cig: usize, src: &[f32], col: &mut [f32]) {
                 let row = rows.next().expect("col holds cig*kh*kw rows");
                 let shift = (kx * w.dw) as isize - w.pl as isize;
                 let lo = if shift >= 0 { 0 } else { ((-shift) as usize).div_ceil(w.sw) }.min(w.ow);
-                let hi = if (w.w as isize) <= shift { 0 } else { ((w.w as isize - 1 - shift) as usize / w.sw + 1).min(w.ow) }.max(lo);
+                let hi = if (w.w as isize) <= shift {
+                    0
+                } else {
+                    ((w.w as isize - 1 - shift) as usize / w.sw + 1).min(w.ow)
+                }
+                .max(lo);
                 for oy in 0..w.oh {
                     let dst = &mut row[oy * w.ow..(oy + 1) * w.ow];
                     let y = (oy * w.sh + ky * w.dh) as isize - w.pt as isize;
@@ -181,7 +221,10 @@ fn depthwise_plane(w: &Window, src: &[f32], k: &[f32], bias: f32, act: Activatio
         for ox in 0..w.ow {
             let x0 = (ox * w.sw) as isize - w.pl as isize;
             let mut acc = bias;
-            let inside = y0 >= 0 && x0 >= 0 && (y0 as usize + (w.kh - 1) * w.dh) < w.h && (x0 as usize + (w.kw - 1) * w.dw) < w.w;
+            let inside = y0 >= 0
+                && x0 >= 0
+                && (y0 as usize + (w.kh - 1) * w.dh) < w.h
+                && (x0 as usize + (w.kw - 1) * w.dw) < w.w;
             if inside {
                 let (y0, x0) = (y0 as usize, x0 as usize);
                 for ky in 0..w.kh {
@@ -296,14 +339,21 @@ mod tests {
 
     #[test]
     fn im2col_grouped_and_depthwise_match_naive() {
-        for &(c_in, c_out, group, k, s, d, p) in &[(3, 5, 1, 3, 1, 1, 1), (4, 6, 2, 3, 2, 1, 1), (6, 6, 6, 3, 1, 2, 2), (3, 9, 1, 1, 1, 1, 0), (5, 5, 5, 5, 2, 1, 2)] {
+        for &(c_in, c_out, group, k, s, d, p) in &[
+            (3, 5, 1, 3, 1, 1, 1),
+            (4, 6, 2, 3, 2, 1, 1),
+            (6, 6, 6, 3, 1, 2, 2),
+            (3, 9, 1, 1, 1, 1, 0),
+            (5, 5, 5, 5, 2, 1, 2),
+        ] {
             let (h, wd) = (9, 11);
             let (pt, _, oh) = resolve_axis(h, k, s, d, (p, p), "NOTSET", false).unwrap();
             let (pl, _, ow) = resolve_axis(wd, k, s, d, (p, p), "NOTSET", false).unwrap();
             let win = Window { h, w: wd, kh: k, kw: k, sh: s, sw: s, dh: d, dw: d, pt, pl, oh, ow };
             let x: Vec<f32> = (0..c_in * h * wd).map(|i| ((i * 13 % 17) as f32 - 8.0) / 8.0).collect();
             let wt: Vec<f32> = (0..c_out * (c_in / group) * k * k).map(|i| ((i * 7 % 5) as f32 - 2.0) / 4.0).collect();
-            let conv = Conv::new(ConvGeometry { n: 1, c_in, c_out, group, win }, &wt, vec![0.0; c_out], Activation::None);
+            let conv =
+                Conv::new(ConvGeometry { n: 1, c_in, c_out, group, win }, &wt, vec![0.0; c_out], Activation::None);
             let mut out = vec![0.0; c_out * oh * ow];
             conv.run(&x, &mut out, &mut Vec::new());
             for (a, b) in out.iter().zip(naive(&x, &wt, c_in, c_out, group, &win)) {

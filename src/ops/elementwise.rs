@@ -144,7 +144,10 @@ pub fn erf(x: f32) -> f32 {
     let poly = -z * z - 1.26551223
         + t * (1.00002368
             + t * (0.37409196
-                + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+                + t * (0.09678418
+                    + t * (-0.18628806
+                        + t * (0.27886807
+                            + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
     let r = 1.0 - t * poly.exp();
     (if x >= 0.0 { r } else { -r }) as f32
 }
@@ -342,7 +345,15 @@ impl Broadcast {
 }
 
 /// Where(cond, x, y) over three broadcast inputs.
-pub fn where_run<T: Copy>(out_shape: &[usize], shapes: [&[usize]; 3], cond: &[T], x: &[T], y: &[T], out: &mut [T], truthy: impl Fn(T) -> bool) {
+pub fn where_run<T: Copy>(
+    out_shape: &[usize],
+    shapes: [&[usize]; 3],
+    cond: &[T],
+    x: &[T],
+    y: &[T],
+    out: &mut [T],
+    truthy: impl Fn(T) -> bool,
+) {
     let st: Vec<Vec<usize>> = shapes.iter().map(|s| broadcast_strides(s, out_shape)).collect();
     let os = strides(out_shape);
     for (i, o) in out.iter_mut().enumerate() {

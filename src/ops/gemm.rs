@@ -122,7 +122,17 @@ pub fn pack_b_into(src: &[f32], k: usize, n: usize, rs: usize, cs: usize, data: 
 
 /// C (m×n, row stride `ldc`) = act(A·B + bias), with A and B packed over the same k.
 #[allow(clippy::too_many_arguments)]
-pub fn gemm_packed(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32], ldc: usize, bias: Bias, act: Activation) {
+pub fn gemm_packed(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    ldc: usize,
+    bias: Bias,
+    act: Activation,
+) {
     let mut tile = [[0f32; NR]; MR];
     for jp in 0..n.div_ceil(NR) {
         let j0 = jp * NR;

@@ -69,7 +69,13 @@ pub fn transpose(shape: &[usize], perm: Option<&[i64]>) -> Result<(IndexMap, Vec
 }
 
 /// ONNX Slice: starts/ends/axes/steps with clamping and negative steps.
-pub fn slice(shape: &[usize], starts: &[i64], ends: &[i64], axes: Option<&[i64]>, steps: Option<&[i64]>) -> Result<(IndexMap, Vec<usize>), Error> {
+pub fn slice(
+    shape: &[usize],
+    starts: &[i64],
+    ends: &[i64],
+    axes: Option<&[i64]>,
+    steps: Option<&[i64]>,
+) -> Result<(IndexMap, Vec<usize>), Error> {
     let rank = shape.len();
     if starts.len() != ends.len() {
         return Err(Error::Shape(format!("starts has {} values but ends has {}", starts.len(), ends.len())));
@@ -102,12 +108,18 @@ pub fn slice(shape: &[usize], starts: &[i64], ends: &[i64], axes: Option<&[i64]>
         step[ax] = st;
     }
     let st = strides(shape);
-    let map = index_map(&out, |i| Some((0..rank).map(|d| ((begin[d] + i[d] as i64 * step[d]) as usize) * st[d]).sum()))?;
+    let map =
+        index_map(&out, |i| Some((0..rank).map(|d| ((begin[d] + i[d] as i64 * step[d]) as usize) * st[d]).sum()))?;
     Ok((IndexMap { map, pad: 0.0 }, out))
 }
 
 /// ONNX Gather along `axis` with constant indices (negative indices count from the end).
-pub fn gather(shape: &[usize], axis: i64, indices: &[i64], indices_shape: &[usize]) -> Result<(IndexMap, Vec<usize>), Error> {
+pub fn gather(
+    shape: &[usize],
+    axis: i64,
+    indices: &[i64],
+    indices_shape: &[usize],
+) -> Result<(IndexMap, Vec<usize>), Error> {
     let rank = shape.len();
     let axis = normalize_axis(axis, rank, "Gather")?;
     let dim = shape[axis] as i64;
@@ -174,14 +186,25 @@ pub enum PadMode {
 }
 
 /// ONNX Pad: `pads` = [begin per axis..., end per axis...] over `axes` (negative pads crop).
-pub fn pad(shape: &[usize], pads: &[i64], axes: Option<&[i64]>, mode: PadMode, value: f32) -> Result<(IndexMap, Vec<usize>), Error> {
+pub fn pad(
+    shape: &[usize],
+    pads: &[i64],
+    axes: Option<&[i64]>,
+    mode: PadMode,
+    value: f32,
+) -> Result<(IndexMap, Vec<usize>), Error> {
     let rank = shape.len();
     let axes: Vec<usize> = match axes {
         Some(a) => a.iter().map(|&x| normalize_axis(x, rank, "Pad axes")).collect::<Result<_, _>>()?,
         None => (0..rank).collect(),
     };
     if pads.len() != 2 * axes.len() {
-        return Err(Error::Shape(format!("pads has {} values, expected {} for {} axes", pads.len(), 2 * axes.len(), axes.len())));
+        return Err(Error::Shape(format!(
+            "pads has {} values, expected {} for {} axes",
+            pads.len(),
+            2 * axes.len(),
+            axes.len()
+        )));
     }
     let mut begin = vec![0i64; rank];
     let mut end = vec![0i64; rank];
@@ -243,7 +266,9 @@ pub fn reshape_shape(shape: &[usize], target: &[i64], allowzero: bool) -> Result
                 infer = Some(i);
                 out.push(1);
             }
-            0 if !allowzero => out.push(*shape.get(i).ok_or_else(|| Error::Shape(format!("Reshape 0 at position {i} has no input dim")))?),
+            0 if !allowzero => out.push(
+                *shape.get(i).ok_or_else(|| Error::Shape(format!("Reshape 0 at position {i} has no input dim")))?,
+            ),
             t if t >= 0 => out.push(t as usize),
             _ => return Err(Error::Shape(format!("invalid Reshape target {target:?}"))),
         }

@@ -50,24 +50,59 @@ pub enum Kernel {
     Where(Vec<usize>, [Vec<usize>; 3]),
     Map(IndexMap),
     Copy,
-    Concat { outer: usize, blocks: Vec<usize> },
-    Split { outer: usize, block: usize, parts: Vec<usize> },
+    Concat {
+        outer: usize,
+        blocks: Vec<usize>,
+    },
+    Split {
+        outer: usize,
+        block: usize,
+        parts: Vec<usize>,
+    },
     MatMul(Box<MatMul>),
     Conv(Box<ConvKernel>),
     ConvTranspose(Box<ConvTranspose>),
     Pool(Box<Pool>),
-    GlobalPool { inner: usize, max: bool },
-    ChannelAffine { scale: Vec<f32>, shift: Vec<f32>, inner: usize },
+    GlobalPool {
+        inner: usize,
+        max: bool,
+    },
+    ChannelAffine {
+        scale: Vec<f32>,
+        shift: Vec<f32>,
+        inner: usize,
+    },
     /// BatchNormalization whose parameters arrive at run time: reads x, scale, B, mean, var.
-    BatchNormRuntime { eps: f32, inner: usize },
-    Normalize { inner: usize, eps: f32, per_element: bool, scale_bias: Option<(Vec<f32>, Vec<f32>)> },
+    BatchNormRuntime {
+        eps: f32,
+        inner: usize,
+    },
+    Normalize {
+        inner: usize,
+        eps: f32,
+        per_element: bool,
+        scale_bias: Option<(Vec<f32>, Vec<f32>)>,
+    },
     /// LayerNormalization whose scale (and bias) arrive at run time, broadcast over the normalized axes.
-    LayerNormRuntime { inner: usize, eps: f32, scale_map: IndexMap, bias_map: Option<IndexMap> },
+    LayerNormRuntime {
+        inner: usize,
+        eps: f32,
+        scale_map: IndexMap,
+        bias_map: Option<IndexMap>,
+    },
     /// Clip whose bounds arrive at run time (reads x, then min and/or max).
-    ClipRuntime { has_min: bool, has_max: bool },
+    ClipRuntime {
+        has_min: bool,
+        has_max: bool,
+    },
     /// An index map whose pad value arrives at run time (reads x, value).
     MapRuntimePad(IndexMap),
-    Softmax { outer: usize, len: usize, inner: usize, log: bool },
+    Softmax {
+        outer: usize,
+        len: usize,
+        inner: usize,
+        log: bool,
+    },
     Reduce(Box<Reduce>),
 }
 
@@ -108,7 +143,11 @@ pub(crate) enum MatBias {
     /// Constant per-column values (beta folded in), fused into the GEMM epilogue.
     Col(Vec<f32>),
     /// Any broadcastable C (const or read at run time as input 2), added after the product.
-    Broadcast { beta: f32, map: IndexMap, constant: Option<Vec<f32>> },
+    Broadcast {
+        beta: f32,
+        map: IndexMap,
+        constant: Option<Vec<f32>>,
+    },
 }
 
 /// A convolution whose weights are packed at plan time, or at each run when they are not constant.
@@ -128,7 +167,9 @@ fn op_err(node: &Node, msg: impl std::fmt::Display) -> Error {
 /// An integer parameter given either as a constant input `idx` or as attribute `attr`.
 fn int_param(node: &Node, inputs: &[Input], idx: usize, attr: &str) -> Result<Option<Vec<i64>>, Error> {
     if let Some(inp) = inputs.get(idx).filter(|_| node.input(idx).is_some()) {
-        let v = inp.value.ok_or_else(|| op_err(node, format!("input {idx} ({}) must be known when planning", node.inputs[idx])))?;
+        let v = inp
+            .value
+            .ok_or_else(|| op_err(node, format!("input {idx} ({}) must be known when planning", node.inputs[idx])))?;
         return Ok(Some(v.to_i64s()));
     }
     Ok(node.ints(attr).map(<[i64]>::to_vec).or_else(|| match node.attr(attr) {
@@ -140,7 +181,9 @@ fn int_param(node: &Node, inputs: &[Input], idx: usize, attr: &str) -> Result<Op
 /// A float scalar parameter given as constant input `idx` or attribute `attr`.
 fn float_param(node: &Node, inputs: &[Input], idx: usize, attr: &str, default: f32) -> Result<f32, Error> {
     if let Some(inp) = inputs.get(idx).filter(|_| node.input(idx).is_some()) {
-        let v = inp.value.ok_or_else(|| op_err(node, format!("input {idx} ({}) must be known when planning", node.inputs[idx])))?;
+        let v = inp
+            .value
+            .ok_or_else(|| op_err(node, format!("input {idx} ({}) must be known when planning", node.inputs[idx])))?;
         return v.to_f32s().first().copied().ok_or_else(|| op_err(node, format!("input {idx} is empty")));
     }
     Ok(node.float(attr, default))
@@ -155,7 +198,10 @@ pub fn fused_activation(node: &Node) -> Result<Activation, Error> {
     Ok(match node.string("activation").unwrap_or("") {
         "" => Activation::None,
         "Relu" => Activation::Relu,
-        "Clip" => Activation::Clip(node.float("activation_min", f32::NEG_INFINITY), node.float("activation_max", f32::INFINITY)),
+        "Clip" => Activation::Clip(
+            node.float("activation_min", f32::NEG_INFINITY),
+            node.float("activation_max", f32::INFINITY),
+        ),
         "LeakyRelu" => Activation::LeakyRelu(node.float("activation_alpha", 0.01)),
         "Sigmoid" => Activation::Sigmoid,
         "Tanh" => Activation::Tanh,
@@ -176,7 +222,10 @@ fn unary_of(node: &Node, inputs: &[Input]) -> Result<Option<Unary>, Error> {
         "HardSigmoid" => Unary::HardSigmoid(node.float("alpha", 0.2), node.float("beta", 0.5)),
         "HardSwish" => Unary::HardSwish,
         "Tanh" => Unary::Tanh,
-        "Clip" => Unary::Clip(float_param(node, inputs, 1, "min", f32::NEG_INFINITY)?, float_param(node, inputs, 2, "max", f32::INFINITY)?),
+        "Clip" => Unary::Clip(
+            float_param(node, inputs, 1, "min", f32::NEG_INFINITY)?,
+            float_param(node, inputs, 2, "max", f32::INFINITY)?,
+        ),
         "Erf" => Unary::Erf,
         "Gelu" => match node.string("approximate").unwrap_or("none") {
             "tanh" => Unary::GeluTanh,
@@ -233,14 +282,95 @@ fn binary_of(op: &str) -> Option<Binary> {
 
 /// Every op name `plan_node` accepts.
 pub const SUPPORTED_OPS: &[&str] = &[
-    "Abs", "Add", "And", "AveragePool", "BatchNormalization", "Cast", "Ceil", "Celu", "Clip", "Concat", "ConstantOfShape", "Conv",
-    "ConvTranspose", "Cos", "Div", "Dropout", "Elu", "Equal", "Erf", "Exp", "Expand", "Flatten", "Floor", "Gather", "Gelu", "Gemm",
-    "GlobalAveragePool", "GlobalMaxPool", "Greater", "GreaterOrEqual", "HardSigmoid", "HardSwish", "Identity",
-    "InstanceNormalization", "LayerNormalization", "LeakyRelu", "Less", "LessOrEqual", "Log", "LogSoftmax", "MatMul", "Max",
-    "MaxPool", "Min", "Mod", "Mul", "Neg", "Not", "Or", "Pad", "Pow", "PRelu", "Range", "Reciprocal", "ReduceL1", "ReduceL2",
-    "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "ReduceSumSquare", "Relu",
-    "Reshape", "Round", "Selu", "Shape", "Sigmoid", "Sign", "Sin", "Size", "Slice", "Softmax", "Softplus", "Softsign", "Split",
-    "Sqrt", "Squeeze", "Sub", "Sum", "Tanh", "ThresholdedRelu", "Tile", "Transpose", "Unsqueeze", "Where", "Xor",
+    "Abs",
+    "Add",
+    "And",
+    "AveragePool",
+    "BatchNormalization",
+    "Cast",
+    "Ceil",
+    "Celu",
+    "Clip",
+    "Concat",
+    "ConstantOfShape",
+    "Conv",
+    "ConvTranspose",
+    "Cos",
+    "Div",
+    "Dropout",
+    "Elu",
+    "Equal",
+    "Erf",
+    "Exp",
+    "Expand",
+    "Flatten",
+    "Floor",
+    "Gather",
+    "Gelu",
+    "Gemm",
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+    "Greater",
+    "GreaterOrEqual",
+    "HardSigmoid",
+    "HardSwish",
+    "Identity",
+    "InstanceNormalization",
+    "LayerNormalization",
+    "LeakyRelu",
+    "Less",
+    "LessOrEqual",
+    "Log",
+    "LogSoftmax",
+    "MatMul",
+    "Max",
+    "MaxPool",
+    "Min",
+    "Mod",
+    "Mul",
+    "Neg",
+    "Not",
+    "Or",
+    "Pad",
+    "Pow",
+    "PRelu",
+    "Range",
+    "Reciprocal",
+    "ReduceL1",
+    "ReduceL2",
+    "ReduceLogSum",
+    "ReduceLogSumExp",
+    "ReduceMax",
+    "ReduceMean",
+    "ReduceMin",
+    "ReduceProd",
+    "ReduceSum",
+    "ReduceSumSquare",
+    "Relu",
+    "Reshape",
+    "Round",
+    "Selu",
+    "Shape",
+    "Sigmoid",
+    "Sign",
+    "Sin",
+    "Size",
+    "Slice",
+    "Softmax",
+    "Softplus",
+    "Softsign",
+    "Split",
+    "Sqrt",
+    "Squeeze",
+    "Sub",
+    "Sum",
+    "Tanh",
+    "ThresholdedRelu",
+    "Tile",
+    "Transpose",
+    "Unsqueeze",
+    "Where",
+    "Xor",
 ];
 
 fn kernel(kernel: Kernel, reads: Vec<usize>, out_shapes: Vec<Vec<usize>>) -> Result<Planned, Error> {
@@ -280,10 +410,14 @@ fn plan_inner(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
         }
         need(node, inputs, 2)?;
         if inputs.len() > 2 {
-            return Err(op_err(node, "variadic form with more than 2 inputs is not supported; the converter splits it"));
+            return Err(op_err(
+                node,
+                "variadic form with more than 2 inputs is not supported; the converter splits it",
+            ));
         }
-        let out = broadcast_shapes(inputs[0].shape, inputs[1].shape)
-            .ok_or_else(|| op_err(node, format!("shapes {:?} and {:?} do not broadcast", inputs[0].shape, inputs[1].shape)))?;
+        let out = broadcast_shapes(inputs[0].shape, inputs[1].shape).ok_or_else(|| {
+            op_err(node, format!("shapes {:?} and {:?} do not broadcast", inputs[0].shape, inputs[1].shape))
+        })?;
         let bc = Broadcast::new(inputs[0].shape, inputs[1].shape, out.clone());
         return kernel(Kernel::Binary(b, bc), vec![0, 1], vec![out]);
     }
@@ -292,7 +426,8 @@ fn plan_inner(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
         "Mod" => {
             need(node, inputs, 2)?;
             let b = if node.int("fmod", 0) != 0 { Binary::FMod } else { Binary::Mod };
-            let out = broadcast_shapes(inputs[0].shape, inputs[1].shape).ok_or_else(|| op_err(node, "shapes do not broadcast"))?;
+            let out = broadcast_shapes(inputs[0].shape, inputs[1].shape)
+                .ok_or_else(|| op_err(node, "shapes do not broadcast"))?;
             let bc = Broadcast::new(inputs[0].shape, inputs[1].shape, out.clone());
             kernel(Kernel::Binary(b, bc), vec![0, 1], vec![out])
         }
@@ -325,7 +460,10 @@ fn plan_inner(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
         }
         "Range" => {
             need(node, inputs, 3)?;
-            let vals: Vec<&Tensor> = inputs[..3].iter().map(|i| i.value.ok_or_else(|| op_err(node, "inputs must be known when planning"))).collect::<Result<_, _>>()?;
+            let vals: Vec<&Tensor> = inputs[..3]
+                .iter()
+                .map(|i| i.value.ok_or_else(|| op_err(node, "inputs must be known when planning")))
+                .collect::<Result<_, _>>()?;
             if vals.iter().all(|v| !v.is_float()) {
                 let (s, l, d) = (vals[0].to_i64s()[0], vals[1].to_i64s()[0], vals[2].to_i64s()[0]);
                 if d == 0 {
@@ -362,7 +500,8 @@ fn plan_inner(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
             let axes = int_param(node, inputs, 1, "axes")?;
             let out: Vec<usize> = match axes {
                 Some(axes) => {
-                    let axes: Vec<usize> = axes.iter().map(|&a| normalize_axis(a, x.len(), "Squeeze")).collect::<Result<_, _>>()?;
+                    let axes: Vec<usize> =
+                        axes.iter().map(|&a| normalize_axis(a, x.len(), "Squeeze")).collect::<Result<_, _>>()?;
                     if let Some(&a) = axes.iter().find(|&&a| x[a] != 1) {
                         return Err(op_err(node, format!("cannot squeeze axis {a} of size {} in {x:?}", x[a])));
                     }
@@ -376,7 +515,8 @@ fn plan_inner(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
             need(node, inputs, 1)?;
             let axes = int_param(node, inputs, 1, "axes")?.ok_or_else(|| op_err(node, "missing axes"))?;
             let rank = x.len() + axes.len();
-            let mut axes: Vec<usize> = axes.iter().map(|&a| normalize_axis(a, rank, "Unsqueeze")).collect::<Result<_, _>>()?;
+            let mut axes: Vec<usize> =
+                axes.iter().map(|&a| normalize_axis(a, rank, "Unsqueeze")).collect::<Result<_, _>>()?;
             axes.sort_unstable();
             let mut out = x.to_vec();
             for a in axes {
@@ -519,7 +659,11 @@ fn plan_inner(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
                 out_shapes.push(stats);
             }
             match (expand(1)?, expand(2)?) {
-                (Some(scale), Some(bias)) => kernel(Kernel::Normalize { inner, eps, per_element: true, scale_bias: Some((scale, bias)) }, vec![0], out_shapes),
+                (Some(scale), Some(bias)) => kernel(
+                    Kernel::Normalize { inner, eps, per_element: true, scale_bias: Some((scale, bias)) },
+                    vec![0],
+                    out_shapes,
+                ),
                 _ => {
                     let scale_map = layout::broadcast_to(inputs[1].shape, &x[axis..])?;
                     let bias_map = match node.input(2) {
@@ -577,16 +721,24 @@ fn plan_reduce(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
         axes.iter().map(|&a| normalize_axis(a, x.len(), &node.op)).collect::<Result<_, _>>()?
     };
     let keep = node.int("keepdims", 1) != 0;
-    let out: Vec<usize> = (0..x.len()).filter_map(|d| if axes.contains(&d) { keep.then_some(1) } else { Some(x[d]) }).collect();
+    let out: Vec<usize> =
+        (0..x.len()).filter_map(|d| if axes.contains(&d) { keep.then_some(1) } else { Some(x[d]) }).collect();
     kernel(Kernel::Reduce(Box::new(Reduce::new(kind, x, &axes))), vec![0], vec![out])
 }
 
-fn window_attrs(node: &Node, spatial: &[usize], kernel_shape: &[usize], ceil_mode: bool) -> Result<(Window, usize, usize), Error> {
+fn window_attrs(
+    node: &Node,
+    spatial: &[usize],
+    kernel_shape: &[usize],
+    ceil_mode: bool,
+) -> Result<(Window, usize, usize), Error> {
     let nd = spatial.len();
     if !(1..=2).contains(&nd) {
         return Err(op_err(node, format!("{nd}-D windows are not supported (1-D and 2-D are)")));
     }
-    let get = |key: &str| -> Vec<usize> { node.ints(key).map(|v| v.iter().map(|&x| x.max(1) as usize).collect()).unwrap_or_else(|| vec![1; nd]) };
+    let get = |key: &str| -> Vec<usize> {
+        node.ints(key).map(|v| v.iter().map(|&x| x.max(1) as usize).collect()).unwrap_or_else(|| vec![1; nd])
+    };
     let strides = get("strides");
     let dil = get("dilations");
     let pads: Vec<i64> = node.ints("pads").map(<[i64]>::to_vec).unwrap_or_else(|| vec![0; 2 * nd]);
@@ -596,9 +748,18 @@ fn window_attrs(node: &Node, spatial: &[usize], kernel_shape: &[usize], ceil_mod
     let auto_pad = node.string("auto_pad").unwrap_or("NOTSET");
     let mut axes = Vec::new();
     for d in 0..nd {
-        axes.push(resolve_axis(spatial[d], kernel_shape[d], strides[d], dil[d], (pads[d], pads[d + nd]), auto_pad, ceil_mode)?);
+        axes.push(resolve_axis(
+            spatial[d],
+            kernel_shape[d],
+            strides[d],
+            dil[d],
+            (pads[d], pads[d + nd]),
+            auto_pad,
+            ceil_mode,
+        )?);
     }
-    let (h, kh, sh, dh, (pt, pb, oh)) = if nd == 2 { (spatial[0], kernel_shape[0], strides[0], dil[0], axes[0]) } else { (1, 1, 1, 1, (0, 0, 1)) };
+    let (h, kh, sh, dh, (pt, pb, oh)) =
+        if nd == 2 { (spatial[0], kernel_shape[0], strides[0], dil[0], axes[0]) } else { (1, 1, 1, 1, (0, 0, 1)) };
     let l = nd - 1;
     let (pl, pr, ow) = axes[l];
     let win = Window { h, w: spatial[l], kh, kw: kernel_shape[l], sh, sw: strides[l], dh, dw: dil[l], pt, pl, oh, ow };
@@ -637,7 +798,11 @@ fn plan_conv(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
         }
         _ => {
             let reads = if node.input(2).is_some() { vec![0, 1, 2] } else { vec![0, 1] };
-            kernel(Kernel::Conv(Box::new(ConvKernel { constant: None, prepared: OnceCell::new(), geometry, act })), reads, vec![out])
+            kernel(
+                Kernel::Conv(Box::new(ConvKernel { constant: None, prepared: OnceCell::new(), geometry, act })),
+                reads,
+                vec![out],
+            )
         }
     }
 }
@@ -654,7 +819,8 @@ fn plan_conv_transpose(node: &Node, inputs: &[Input]) -> Result<Planned, Error> 
     if w[0] != c_in {
         return Err(op_err(node, format!("weight {w:?} does not match {c_in} input channels")));
     }
-    let get = |key: &str, d: usize| -> Vec<i64> { node.ints(key).map(<[i64]>::to_vec).unwrap_or_else(|| vec![d as i64; nd]) };
+    let get =
+        |key: &str, d: usize| -> Vec<i64> { node.ints(key).map(<[i64]>::to_vec).unwrap_or_else(|| vec![d as i64; nd]) };
     let (strides, dil, outpad) = (get("strides", 1), get("dilations", 1), get("output_padding", 0));
     let pads = node.ints("pads").map(<[i64]>::to_vec).unwrap_or_else(|| vec![0; 2 * nd]);
     let auto_pad = node.string("auto_pad").unwrap_or("NOTSET");
@@ -708,7 +874,15 @@ fn plan_conv_transpose(node: &Node, inputs: &[Input]) -> Result<Planned, Error> 
             reads.push(2);
         }
     }
-    let ct = ConvTranspose { n, c_in, c_out, group, win, weights: weights.unwrap_or_default(), bias: bias.unwrap_or_default() };
+    let ct = ConvTranspose {
+        n,
+        c_in,
+        c_out,
+        group,
+        win,
+        weights: weights.unwrap_or_default(),
+        bias: bias.unwrap_or_default(),
+    };
     kernel(Kernel::ConvTranspose(Box::new(ct)), reads, vec![out])
 }
 
@@ -721,14 +895,26 @@ fn plan_pool(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
     if node.outputs.iter().skip(1).any(|o| !o.is_empty()) {
         return Err(op_err(node, "the Indices output is not supported"));
     }
-    let ks: Vec<usize> = node.ints("kernel_shape").ok_or_else(|| op_err(node, "missing kernel_shape"))?.iter().map(|&k| k.max(1) as usize).collect();
+    let ks: Vec<usize> = node
+        .ints("kernel_shape")
+        .ok_or_else(|| op_err(node, "missing kernel_shape"))?
+        .iter()
+        .map(|&k| k.max(1) as usize)
+        .collect();
     let (win, pb, pr) = window_attrs(node, &x[2..], &ks, node.int("ceil_mode", 0) != 0)?;
     let max = node.op == "MaxPool";
     let pool = Pool { planes: x[0] * x[1], win, max, count_include_pad: node.int("count_include_pad", 0) != 0, pb, pr };
     kernel(Kernel::Pool(Box::new(pool)), vec![0], vec![out_spatial(x[0], x[1], &win, x.len() - 2)])
 }
 
-fn matmul_batches(a_batch: &[usize], b_batch: &[usize], out_batch: &[usize], a_mat: usize, b_mat: usize, c_mat: usize) -> Vec<(usize, usize, usize)> {
+fn matmul_batches(
+    a_batch: &[usize],
+    b_batch: &[usize],
+    out_batch: &[usize],
+    a_mat: usize,
+    b_mat: usize,
+    c_mat: usize,
+) -> Vec<(usize, usize, usize)> {
     let a_st = crate::tensor::broadcast_strides(a_batch, out_batch);
     let b_st = crate::tensor::broadcast_strides(b_batch, out_batch);
     let count: usize = out_batch.iter().product();
@@ -764,7 +950,8 @@ fn plan_matmul(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
     if k != k2 {
         return Err(op_err(node, format!("inner dimensions differ: {:?} x {:?}", inputs[0].shape, inputs[1].shape)));
     }
-    let out_batch = broadcast_shapes(&a[..a.len() - 2], &b[..b.len() - 2]).ok_or_else(|| op_err(node, "batch dimensions do not broadcast"))?;
+    let out_batch = broadcast_shapes(&a[..a.len() - 2], &b[..b.len() - 2])
+        .ok_or_else(|| op_err(node, "batch dimensions do not broadcast"))?;
     let mut out = out_batch.clone();
     if !a_vec {
         out.push(m);
@@ -819,11 +1006,15 @@ fn plan_gemm(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
     } else {
         let c_shape = inputs[2].shape;
         let c_val = inputs[2].value.map(Tensor::to_f32s);
-        let per_col = c_shape.iter().product::<usize>() == n && c_shape.last() == Some(&n) && c_shape.iter().rev().skip(1).all(|&d| d == 1);
+        let per_col = c_shape.iter().product::<usize>() == n
+            && c_shape.last() == Some(&n)
+            && c_shape.iter().rev().skip(1).all(|&d| d == 1);
         match c_val {
             Some(c) if per_col => MatBias::Col(c.iter().map(|v| v * beta).collect()),
             constant => {
-                broadcast_shapes(c_shape, &[m, n]).filter(|s| s == &[m, n]).ok_or_else(|| op_err(node, format!("C {c_shape:?} does not broadcast to [{m}, {n}]")))?;
+                broadcast_shapes(c_shape, &[m, n])
+                    .filter(|s| s == &[m, n])
+                    .ok_or_else(|| op_err(node, format!("C {c_shape:?} does not broadcast to [{m}, {n}]")))?;
                 if constant.is_none() {
                     reads.push(2);
                 }
@@ -855,7 +1046,8 @@ impl MatMul {
     fn run(&self, ins: &[&[f32]], out: &mut [f32], scratch: &mut Vec<f32>) {
         let a = ins[0];
         let b = if self.b_const.is_none() { Some(ins[1]) } else { None };
-        let c_in = if matches!(self.bias, MatBias::Broadcast { constant: None, .. }) { ins.last().copied() } else { None };
+        let c_in =
+            if matches!(self.bias, MatBias::Broadcast { constant: None, .. }) { ins.last().copied() } else { None };
         if scratch.len() < self.scratch_len() {
             scratch.resize(self.scratch_len(), 0.0);
         }
@@ -909,7 +1101,9 @@ impl Kernel {
 
     /// Runs on float32 buffers: `ins` are the planned reads, `outs` the node outputs.
     pub fn run(&self, ins: &[&[f32]], outs: &mut [&mut [f32]], scratch: &mut Vec<f32>) {
-        if let (Kernel::Normalize { inner, .. } | Kernel::LayerNormRuntime { inner, .. }, [_, mean, inv_std, ..]) = (self, &mut *outs) {
+        if let (Kernel::Normalize { inner, .. } | Kernel::LayerNormRuntime { inner, .. }, [_, mean, inv_std, ..]) =
+            (self, &mut *outs)
+        {
             norm::group_stats(ins[0], *inner, self.epsilon(), mean, inv_std);
         }
         let out = &mut *outs[0];
@@ -919,14 +1113,21 @@ impl Kernel {
                 let op = *op;
                 bc.run(ins[0], ins[1], out, |a, b| op.f32(a, b))
             }
-            Kernel::Where(shape, shapes) => elementwise::where_run(shape, [&shapes[0], &shapes[1], &shapes[2]], ins[0], ins[1], ins[2], out, |c| c != 0.0),
+            Kernel::Where(shape, shapes) => {
+                elementwise::where_run(shape, [&shapes[0], &shapes[1], &shapes[2]], ins[0], ins[1], ins[2], out, |c| {
+                    c != 0.0
+                })
+            }
             Kernel::Map(m) => m.run_f32(ins[0], out),
             Kernel::Copy => out.copy_from_slice(ins[0]),
             Kernel::Concat { outer, blocks } => layout::concat_run(ins, *outer, blocks, out),
             Kernel::Split { outer, block, parts } => layout::split_run(ins[0], *outer, *block, parts, outs),
             Kernel::MatMul(m) => m.run(ins, out, scratch),
             Kernel::Conv(c) => match &c.constant {
-                Some((w, bias)) => c.prepared.get_or_init(|| Conv::new(c.geometry, &w.to_f32s(), bias.clone(), c.act)).run(ins[0], out, scratch),
+                Some((w, bias)) => c
+                    .prepared
+                    .get_or_init(|| Conv::new(c.geometry, &w.to_f32s(), bias.clone(), c.act))
+                    .run(ins[0], out, scratch),
                 None => {
                     let bias = ins.get(2).map_or_else(|| vec![0.0; c.geometry.c_out], |b| b.to_vec());
                     Conv::new(c.geometry, ins[1], bias, c.act).run(ins[0], out, scratch)
@@ -995,19 +1196,29 @@ impl Kernel {
             return Ok(outs
                 .into_iter()
                 .zip(out_shapes)
-                .map(|(v, s)| if to_int { Tensor::i64(s.clone(), v.iter().map(|&x| x as i64).collect()) } else { Tensor::f32(s.clone(), v) })
+                .map(|(v, s)| {
+                    if to_int {
+                        Tensor::i64(s.clone(), v.iter().map(|&x| x as i64).collect())
+                    } else {
+                        Tensor::f32(s.clone(), v)
+                    }
+                })
                 .collect());
         }
         let ints: Vec<Vec<i64>> = ins.iter().map(|t| t.to_i64s()).collect();
         let one = |v: Vec<i64>| Ok(vec![Tensor::i64(out_shapes[0].clone(), v)]);
         match self {
-            Kernel::Unary(Unary::Clip(..) | Unary::Relu) | Kernel::Pool(_) | Kernel::ClipRuntime { .. } if ints.iter().flatten().all(|v| v.unsigned_abs() < 1 << 24) => {
+            Kernel::Unary(Unary::Clip(..) | Unary::Relu) | Kernel::Pool(_) | Kernel::ClipRuntime { .. }
+                if ints.iter().flatten().all(|v| v.unsigned_abs() < 1 << 24) =>
+            {
                 let outs = self.eval_as_float(node, ins, out_shapes)?;
                 Ok(outs.into_iter().map(|t| Tensor::i64(t.shape.clone(), t.to_i64s())).collect())
             }
             Kernel::Unary(u) => match u {
                 Unary::Identity | Unary::Trunc => one(ints[0].clone()),
-                Unary::NonZero | Unary::Not => one(ints[0].iter().map(|&v| i64::from((v != 0) != (*u == Unary::Not))).collect()),
+                Unary::NonZero | Unary::Not => {
+                    one(ints[0].iter().map(|&v| i64::from((v != 0) != (*u == Unary::Not))).collect())
+                }
                 Unary::Neg => one(ints[0].iter().map(|v| -v).collect()),
                 Unary::Abs => one(ints[0].iter().map(|v| v.abs()).collect()),
                 Unary::Sign => one(ints[0].iter().map(|v| v.signum()).collect()),
@@ -1024,12 +1235,18 @@ impl Kernel {
             }
             Kernel::Where(shape, shapes) if !ins[1].is_float() && !ins[2].is_float() => {
                 let mut out = vec![0; shape.iter().product()];
-                elementwise::where_run(shape, [&shapes[0], &shapes[1], &shapes[2]], &ints[0], &ints[1], &ints[2], &mut out, |c| c != 0);
+                elementwise::where_run(
+                    shape,
+                    [&shapes[0], &shapes[1], &shapes[2]],
+                    &ints[0],
+                    &ints[1],
+                    &ints[2],
+                    &mut out,
+                    |c| c != 0,
+                );
                 one(out)
             }
-            Kernel::Where(..) => {
-                self.eval_as_float(node, ins, out_shapes)
-            }
+            Kernel::Where(..) => self.eval_as_float(node, ins, out_shapes),
             Kernel::Map(m) => one(m.run_i64(&ints[0])),
             Kernel::Copy => one(ints[0].clone()),
             Kernel::Concat { outer, blocks } => {

@@ -10,7 +10,13 @@ pub fn channel_affine(x: &[f32], out: &mut [f32], scale: &[f32], shift: &[f32], 
 }
 
 /// Folds BatchNormalization parameters into per-channel scale and shift (computed in f64).
-pub fn batchnorm_coefficients(gamma: &[f32], beta: &[f32], mean: &[f32], var: &[f32], eps: f32) -> (Vec<f32>, Vec<f32>) {
+pub fn batchnorm_coefficients(
+    gamma: &[f32],
+    beta: &[f32],
+    mean: &[f32],
+    var: &[f32],
+    eps: f32,
+) -> (Vec<f32>, Vec<f32>) {
     gamma
         .iter()
         .zip(beta)
@@ -25,7 +31,15 @@ pub fn batchnorm_coefficients(gamma: &[f32], beta: &[f32], mean: &[f32], var: &[
 /// Normalizes each group of `inner` elements to zero mean and unit variance, then applies
 /// `scale`/`bias` indexed by channel (InstanceNorm: group = plane, per-channel params)
 /// or by position (LayerNorm: per-element params, `per_element`).
-pub fn normalize_groups(x: &[f32], out: &mut [f32], inner: usize, eps: f32, scale: &[f32], bias: &[f32], per_element: bool) {
+pub fn normalize_groups(
+    x: &[f32],
+    out: &mut [f32],
+    inner: usize,
+    eps: f32,
+    scale: &[f32],
+    bias: &[f32],
+    per_element: bool,
+) {
     let channels = scale.len().max(1);
     for (g, (src, dst)) in x.chunks_exact(inner.max(1)).zip(out.chunks_exact_mut(inner.max(1))).enumerate() {
         let n = inner as f64;

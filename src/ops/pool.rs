@@ -59,6 +59,10 @@ impl Pool {
 /// GlobalAveragePool / GlobalMaxPool over `inner` elements per plane.
 pub fn global_pool(x: &[f32], out: &mut [f32], inner: usize, max: bool) {
     for (src, o) in x.chunks_exact(inner.max(1)).zip(out.iter_mut()) {
-        *o = if max { src.iter().copied().fold(f32::NEG_INFINITY, f32::max) } else { src.iter().sum::<f32>() / inner as f32 };
+        *o = if max {
+            src.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+        } else {
+            src.iter().sum::<f32>() / inner as f32
+        };
     }
 }
