@@ -169,6 +169,11 @@ impl ModelJson {
     pub fn parse(text: &str) -> Result<Self, Error> {
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| Error::Format(format!("model.json is not valid JSON: {e}")))?;
+        Self::from_value(value)
+    }
+
+    /// A parsed model.json document, checked for its format version.
+    pub fn from_value(value: serde_json::Value) -> Result<Self, Error> {
         let format = value.get("format").and_then(|f| f.as_str()).unwrap_or("");
         check_format_version(format)?;
         serde_json::from_value(value).map_err(|e| Error::Format(format!("model.json does not match {FORMAT}: {e}")))

@@ -260,12 +260,9 @@ impl Model {
         let text = fetch(&model_url, &init).await?.text()?;
         let json_text =
             JsFuture::from(text).await?.as_string().ok_or_else(|| js_err(format!("{model_url}: body is not text")))?;
-        let doc: serde_json::Value =
-            serde_json::from_str(&json_text).map_err(|e| js_err(format!("{model_url} is not valid JSON: {e}")))?;
-        let manifest = crate::format::weights_manifest_of(&doc, &model_url).map_err(js_err)?;
-        drop(doc);
-        let urls: Vec<String> =
-            manifest.iter().flat_map(|g| &g.paths).map(|p| resolve_url(p, &model_url)).collect::<Result<_, _>>()?;
+        let document = crate::ModelDocument::parse(&json_text, &model_url).map_err(js_err)?;
+        let manifest = document.manifest();
+        let urls: Vec<String> = document.shard_paths().map(|p| resolve_url(p, &model_url)).collect::<Result<_, _>>()?;
         let total: u64 = manifest
             .iter()
             .map(|g| {
@@ -299,19 +296,11 @@ impl Model {
             }
         });
         let shards: Vec<Vec<u8>> = futures_util::future::try_join_all(fetches).await?;
-        let mut i = 0;
-        for group in &manifest {
-            for (j, info) in group.shards.iter().enumerate() {
-                crate::weights::verify_shard(Some(info), &shards[i + j], &urls[i + j]).map_err(js_err)?;
-            }
-            i += group.paths.len();
-        }
+        let size = shards.iter().map(Vec::len).sum::<usize>() + json_text.len();
+        let inner = document.decode(&shards, &urls).and_then(crate::Loaded::into_model).map_err(js_err)?;
         if let Some(f) = &on_progress {
             let _ = f.call1(&JsValue::NULL, &JsValue::from_f64(1.0));
         }
-        let size = shards.iter().map(Vec::len).sum::<usize>() + json_text.len();
-        let inner =
-            crate::read_model(&json_text, &shards, &model_url).and_then(crate::Loaded::into_model).map_err(js_err)?;
         Model::with_backend(inner, backend, size as f64, &options).await
     }
 

@@ -74,51 +74,85 @@ impl Loaded {
 
 /// Parses model.json (webinfer or TF.js), checks and decodes the shards; `source` names it in messages.
 pub fn read_model(model_json: &str, shards: &[Vec<u8>], source: &str) -> Result<Loaded, Error> {
-    let doc: serde_json::Value =
-        serde_json::from_str(model_json).map_err(|e| Error::Format(format!("{source} is not valid JSON: {e}")))?;
-    let manifest = format::weights_manifest_of(&doc, source)?;
-    let expected: usize = manifest.iter().map(|g| g.paths.len()).sum();
-    if shards.len() != expected {
-        return Err(Error::Shard(format!("{source} lists {expected} shard(s), got {}", shards.len())));
+    let document = ModelDocument::parse(model_json, source)?;
+    let names = document.shard_paths().map(str::to_string).collect::<Vec<_>>();
+    document.decode(shards, &names)
+}
+
+/// A model.json (webinfer or TF.js) parsed once: the document and its weights manifest. The one load path:
+/// parse, fetch or read the shards the manifest lists, then `decode` checks each shard once and decodes.
+pub struct ModelDocument {
+    doc: serde_json::Value,
+    manifest: Vec<format::WeightsGroup>,
+    source: String,
+}
+
+impl ModelDocument {
+    /// Parses model.json text; `source` (its path or URL) names it in messages.
+    pub fn parse(model_json: &str, source: &str) -> Result<Self, Error> {
+        let doc: serde_json::Value =
+            serde_json::from_str(model_json).map_err(|e| Error::Format(format!("{source} is not valid JSON: {e}")))?;
+        let manifest = format::weights_manifest_of(&doc, source)?;
+        Ok(ModelDocument { doc, manifest, source: source.to_string() })
     }
-    let mut groups = Vec::with_capacity(manifest.len());
-    let mut it = shards.iter();
-    for group in &manifest {
-        let mut bytes = Vec::new();
-        for (i, path) in group.paths.iter().enumerate() {
-            let shard = it.next().expect("counted above");
-            weights::verify_shard(group.shards.get(i), shard, path)?;
-            bytes.extend_from_slice(shard);
+
+    /// The weights manifest.
+    pub fn manifest(&self) -> &[format::WeightsGroup] {
+        &self.manifest
+    }
+
+    /// Every shard path in manifest order, relative to model.json.
+    pub fn shard_paths(&self) -> impl Iterator<Item = &str> {
+        self.manifest.iter().flat_map(|g| g.paths.iter().map(String::as_str))
+    }
+
+    /// Checks each shard once (byte length and sha256 where recorded; `shard_names`, the shards' paths or URLs,
+    /// name them in errors) and decodes the weights.
+    pub fn decode(self, shards: &[Vec<u8>], shard_names: &[String]) -> Result<Loaded, Error> {
+        let source = &self.source;
+        let expected: usize = self.manifest.iter().map(|g| g.paths.len()).sum();
+        if shards.len() != expected {
+            return Err(Error::Shard(format!("{source} lists {expected} shard(s), got {}", shards.len())));
         }
-        groups.push(bytes);
+        let mut groups = Vec::with_capacity(self.manifest.len());
+        let mut next = shards.iter().zip(shard_names.iter().map(String::as_str).chain(std::iter::repeat("")));
+        for group in &self.manifest {
+            let mut bytes = Vec::new();
+            for (i, path) in group.paths.iter().enumerate() {
+                let (shard, name) = next.next().expect("counted above");
+                weights::verify_shard(group.shards.get(i), shard, if name.is_empty() { path } else { name })?;
+                bytes.extend_from_slice(shard);
+            }
+            groups.push(bytes);
+        }
+        let decoded = weights::decode_weights(&self.manifest, &groups)?;
+        let format = self.doc.get("format").and_then(|f| f.as_str()).unwrap_or("");
+        if interop::tfjs::is_tfjs_format(format) {
+            return Ok(Loaded::Translated(interop::tfjs::translate(&self.doc, decoded, source)?));
+        }
+        Ok(Loaded::Ir(format::ModelJson::from_value(self.doc)?, decoded))
     }
-    let decoded = weights::decode_weights(&manifest, &groups)?;
-    let format = doc.get("format").and_then(|f| f.as_str()).unwrap_or("");
-    if interop::tfjs::is_tfjs_format(format) {
-        return Ok(Loaded::Translated(interop::tfjs::translate(&doc, decoded, source)?));
-    }
-    let json = format::ModelJson::parse(model_json)?;
-    Ok(Loaded::Ir(json, decoded))
 }
 
 /// Loads a converted model directory (model.json + shards) from disk.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn load_dir(dir: &std::path::Path) -> Result<Model, Error> {
-    let (json, shards) = read_dir_files(dir)?;
-    read_model(&json, &shards, &dir.join("model.json").display().to_string())?.into_model()
+    let (document, shards, names) = read_dir(dir)?;
+    document.decode(&shards, &names)?.into_model()
 }
 
-/// Reads model.json and its shards (in manifest order) from a directory.
+/// Reads model.json (parsed once) and its shards, in manifest order, with the shards' paths, from a directory.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn read_dir_files(dir: &std::path::Path) -> Result<(String, Vec<Vec<u8>>), Error> {
+pub fn read_dir(dir: &std::path::Path) -> Result<(ModelDocument, Vec<Vec<u8>>, Vec<String>), Error> {
     let path = dir.join("model.json");
     let json = std::fs::read_to_string(&path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
-    let doc: serde_json::Value =
-        serde_json::from_str(&json).map_err(|e| Error::Format(format!("{} is not valid JSON: {e}", path.display())))?;
+    let document = ModelDocument::parse(&json, &path.display().to_string())?;
     let mut shards = Vec::new();
-    for p in format::weights_manifest_of(&doc, &path.display().to_string())?.iter().flat_map(|g| &g.paths) {
+    let mut names = Vec::new();
+    for p in document.shard_paths() {
         let sp = dir.join(p);
         shards.push(std::fs::read(&sp).map_err(|e| Error::Shard(format!("shard {}: {e}", sp.display())))?);
+        names.push(sp.display().to_string());
     }
-    Ok((json, shards))
+    Ok((document, shards, names))
 }

@@ -143,8 +143,8 @@ pub fn convert_path(input: &Path, options: &ConvertOptions) -> Result<Converted,
         }
         SourceFormat::Tfjs => {
             let dir = if input.is_dir() { input } else { input.parent().unwrap_or(Path::new(".")) };
-            let (json, shards) = webinfer::read_dir_files(dir)?;
-            match webinfer::read_model(&json, &shards, &dir.join("model.json").display().to_string())? {
+            let (document, shards, names) = webinfer::read_dir(dir)?;
+            match document.decode(&shards, &names)? {
                 webinfer::Loaded::Translated(t) => finish(ir_from(t), options),
                 webinfer::Loaded::Ir(model, weights) => {
                     let g = model.graph;
