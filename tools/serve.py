@@ -4,6 +4,7 @@ cross-origin isolation (SharedArrayBuffer, wasm threads), and no-cache so rebuil
 import argparse
 import functools
 import http.server
+import os
 import sys
 
 
@@ -38,6 +39,8 @@ def main():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
+    if not os.path.isdir(args.dir):
+        parser.error(f"--dir {args.dir}: no such directory")
     server = http.server.ThreadingHTTPServer((args.host, args.port), functools.partial(Handler, directory=args.dir))
     server.quiet = args.quiet
     print(f"webinfer demo: http://localhost:{server.server_address[1]}/  (serving {args.dir}/, Ctrl-C stops)", flush=True)
