@@ -137,22 +137,37 @@ impl ModelDocument {
 /// Loads a converted model directory (model.json + shards) from disk.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn load_dir(dir: &std::path::Path) -> Result<Model, Error> {
-    let (document, shards, names) = read_dir(dir)?;
-    document.decode(&shards, &names)?.into_model()
+    read_dir(dir)?.decode()?.into_model()
 }
 
-/// Reads model.json (parsed once) and its shards, in manifest order, with the shards' paths, from a directory.
+/// A model directory read from disk: model.json parsed once, and its shards with their paths.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn read_dir(dir: &std::path::Path) -> Result<(ModelDocument, Vec<Vec<u8>>, Vec<String>), Error> {
+pub struct ModelDir {
+    pub document: ModelDocument,
+    pub shards: Vec<Vec<u8>>,
+    pub shard_paths: Vec<String>,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl ModelDir {
+    /// Checks each shard once and decodes the weights (see [`ModelDocument::decode`]).
+    pub fn decode(self) -> Result<Loaded, Error> {
+        self.document.decode(&self.shards, &self.shard_paths)
+    }
+}
+
+/// Reads model.json and its shards, in manifest order, from a directory.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn read_dir(dir: &std::path::Path) -> Result<ModelDir, Error> {
     let path = dir.join("model.json");
     let json = std::fs::read_to_string(&path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
     let document = ModelDocument::parse(&json, &path.display().to_string())?;
     let mut shards = Vec::new();
-    let mut names = Vec::new();
+    let mut shard_paths = Vec::new();
     for p in document.shard_paths() {
         let sp = dir.join(p);
         shards.push(std::fs::read(&sp).map_err(|e| Error::Shard(format!("shard {}: {e}", sp.display())))?);
-        names.push(sp.display().to_string());
+        shard_paths.push(sp.display().to_string());
     }
-    Ok((document, shards, names))
+    Ok(ModelDir { document, shards, shard_paths })
 }

@@ -143,8 +143,7 @@ pub fn convert_path(input: &Path, options: &ConvertOptions) -> Result<Converted,
         }
         SourceFormat::Tfjs => {
             let dir = if input.is_dir() { input } else { input.parent().unwrap_or(Path::new(".")) };
-            let (document, shards, names) = webinfer::read_dir(dir)?;
-            match document.decode(&shards, &names)? {
+            match webinfer::read_dir(dir)?.decode()? {
                 webinfer::Loaded::Translated(t) => finish(ir_from(t), options),
                 webinfer::Loaded::Ir(model, weights) => {
                     let g = model.graph;
