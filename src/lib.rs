@@ -74,9 +74,7 @@ impl Loaded {
 
 /// Parses model.json (webinfer or TF.js), checks and decodes the shards; `source` names it in messages.
 pub fn read_model(model_json: &str, shards: &[Vec<u8>], source: &str) -> Result<Loaded, Error> {
-    let document = ModelDocument::parse(model_json, source)?;
-    let names = document.shard_paths().map(str::to_string).collect::<Vec<_>>();
-    document.decode(shards, &names)
+    ModelDocument::parse(model_json, source)?.decode(shards, &[])
 }
 
 /// A model.json (webinfer or TF.js) parsed once: the document and its weights manifest. The one load path:
@@ -106,8 +104,9 @@ impl ModelDocument {
         self.manifest.iter().flat_map(|g| g.paths.iter().map(String::as_str))
     }
 
-    /// Checks each shard once (byte length and sha256 where recorded; `shard_names`, the shards' paths or URLs,
-    /// name them in errors) and decodes the weights.
+    /// Checks each shard once (byte length and sha256 where recorded) and decodes the weights. `shard_names` (the
+    /// shards' URLs or file paths, in manifest order) name them in errors; a shard without one is named by its
+    /// manifest path.
     pub fn decode(self, shards: &[Vec<u8>], shard_names: &[String]) -> Result<Loaded, Error> {
         let source = &self.source;
         let expected: usize = self.manifest.iter().map(|g| g.paths.len()).sum();
@@ -115,13 +114,14 @@ impl ModelDocument {
             return Err(Error::Shard(format!("{source} lists {expected} shard(s), got {}", shards.len())));
         }
         let mut groups = Vec::with_capacity(self.manifest.len());
-        let mut next = shards.iter().zip(shard_names.iter().map(String::as_str).chain(std::iter::repeat("")));
+        let mut k = 0;
         for group in &self.manifest {
             let mut bytes = Vec::new();
             for (i, path) in group.paths.iter().enumerate() {
-                let (shard, name) = next.next().expect("counted above");
-                weights::verify_shard(group.shards.get(i), shard, if name.is_empty() { path } else { name })?;
-                bytes.extend_from_slice(shard);
+                let name = shard_names.get(k).map_or(path.as_str(), String::as_str);
+                weights::verify_shard(group.shards.get(i), &shards[k], name)?;
+                bytes.extend_from_slice(&shards[k]);
+                k += 1;
             }
             groups.push(bytes);
         }

@@ -232,7 +232,6 @@ async fn webgpu_is_used_where_the_browser_has_it_and_a_clear_error_where_not() {
 #[wasm_bindgen_test]
 async fn every_kernel_compiles_with_the_browsers_shader_compiler() {
     if !browser_has_webgpu().await {
-        assert!(webinfer::gpu::Gpu::request().await.is_err(), "this browser was expected to have no WebGPU");
         return;
     }
     let gpu = webinfer::gpu::Gpu::request().await.unwrap();
