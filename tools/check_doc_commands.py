@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -102,8 +103,25 @@ def check_demo(env):
                 time.sleep(2)
         raise SystemExit("make demo did not serve within 15 minutes")
     finally:
-        os.killpg(proc.pid, 15)
+        stop_demo(proc)
+
+
+def stop_demo(proc):
+    """Ctrl-C for the server alone (serve.py exits 0 on it), so make ends cleanly instead of reporting a kill."""
+    try:
+        children = open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()
+    except OSError:
+        children = []
+    for child in children:
+        os.kill(int(child), signal.SIGINT)
+    try:
+        code = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait()
+        raise SystemExit("make demo did not stop on Ctrl-C to its server")
+    if code != 0:
+        raise SystemExit(f"make demo exited {code} when its server was stopped")
 
 
 def main():
