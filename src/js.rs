@@ -7,7 +7,7 @@ use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::format::{Dim, ValueInfo};
+use crate::json::{Dim, ValueInfo};
 use crate::gpu::{Gpu, GpuModel};
 use crate::tensor::Tensor;
 use crate::Error;
@@ -236,7 +236,7 @@ fn tensor_from_js(info: &ValueInfo, data: &JsValue, shape: &JsValue) -> Result<T
         return Err(js_err(format!("input {:?}: shape {shape:?} needs {n} values, got {}", info.name, values.len())));
     }
     Ok(match info.dtype {
-        crate::format::DType::Int32 | crate::format::DType::Int64 | crate::format::DType::Bool => {
+        crate::json::DType::Int32 | crate::json::DType::Int64 | crate::json::DType::Bool => {
             Tensor::i64(shape, values.iter().map(|&v| v as i64).collect())
         }
         _ => Tensor::f32(shape, values),
@@ -297,7 +297,7 @@ impl Model {
         });
         let shards: Vec<Vec<u8>> = futures_util::future::try_join_all(fetches).await?;
         let size = shards.iter().map(Vec::len).sum::<usize>() + json_text.len();
-        let inner = document.decode(&shards, &urls).and_then(crate::Loaded::into_model).map_err(js_err)?;
+        let inner = document.decode(&shards, &urls).and_then(crate::Model::from_graph).map_err(js_err)?;
         if let Some(f) = &on_progress {
             let _ = f.call1(&JsValue::NULL, &JsValue::from_f64(1.0));
         }

@@ -1,79 +1,31 @@
 //! webinfer: run trained neural networks in the browser (WebGPU or SIMD CPU) and natively.
 //!
-//! A model is a `model.json` graph ([`format`]) plus binary weight shards ([`weights`]); the
-//! [`engine`] plans and runs it. In the browser, the `js` module exposes `Model.load` to JavaScript.
+//! This crate is the front door: it loads a model.json (webinfer's own, or a TF.js graph or layers model with
+//! the `tfjs` feature) and its shards through one path ([`ModelDocument`]), and in wasm it is the cdylib whose
+//! `js` module exposes `Model.load` to JavaScript. The pieces live in their own crates, re-exported here:
+//! the format ([`webinfer_format`]: [`json`], [`weights`], [`tensor`], [`graph`]), the engine
+//! ([`webinfer_engine`]: [`engine`], [`ops`], and [`gpu`] with the `webgpu` feature) and the TensorFlow
+//! translators ([`interop`], the `webinfer-tf` crate, with the `tfjs` feature).
 
-pub mod engine;
-pub mod format;
-pub mod gpu;
-pub mod interop;
-pub mod ops;
-pub mod tensor;
-pub mod weights;
+pub use webinfer_engine::{cpu, model, ops, plan, Analysis, Model, OpTiming};
+#[cfg(feature = "webgpu")]
+pub use webinfer_engine::gpu;
+pub use webinfer_format::{graph, json, tensor, version, weights, Error, ModelGraph, Tensor};
+#[cfg(feature = "tfjs")]
+pub use webinfer_tf as interop;
 
 #[cfg(target_arch = "wasm32")]
 pub mod js;
 
-pub use engine::Model;
-pub use tensor::Tensor;
-
-/// Everything that can go wrong, each message naming the thing at fault.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("{0}")]
-    Format(String),
-    #[error("{0}")]
-    Shard(String),
-    #[error("{0}")]
-    Shape(String),
-    #[error("{op} node {node:?}: {msg}")]
-    Op { op: String, node: String, msg: String },
-    #[error("{0}")]
-    Input(String),
-    #[error("{0}")]
-    Unsupported(String),
-    #[error("{0}")]
-    Io(String),
-    /// The WebGPU backend could not start or run (no adapter, a shader or device error).
-    #[error("{0}")]
-    Gpu(String),
-    /// The GPU device went away (driver reset, GPU crash, tab backgrounded too long).
-    #[error("{0}")]
-    DeviceLost(String),
-}
-
-/// The webinfer version.
-pub fn version() -> &'static str {
-    env!("CARGO_PKG_VERSION")
-}
-
 /// Builds a model from model.json text and its shard bytes (one Vec per shard, manifest order),
 /// verifying each shard's length and sha256 where the manifest records them. Reads webinfer models and
-/// TF.js graph and layers models.
+/// (with the `tfjs` feature) TF.js graph and layers models.
 pub fn model_from_bytes(model_json: &str, shards: &[Vec<u8>]) -> Result<Model, Error> {
-    read_model(model_json, shards, "model.json")?.into_model()
-}
-
-/// A model document with its weights decoded.
-pub enum Loaded {
-    /// A webinfer model.json.
-    Ir(format::ModelJson, std::collections::HashMap<String, Tensor>),
-    /// A TF.js model, translated into the IR.
-    Translated(interop::Translated),
-}
-
-impl Loaded {
-    /// A runnable model.
-    pub fn into_model(self) -> Result<Model, Error> {
-        match self {
-            Loaded::Ir(json, weights) => Model::new(&json, weights),
-            Loaded::Translated(t) => t.into_model(),
-        }
-    }
+    Model::from_graph(read_model(model_json, shards, "model.json")?)
 }
 
 /// Parses model.json (webinfer or TF.js), checks and decodes the shards; `source` names it in messages.
-pub fn read_model(model_json: &str, shards: &[Vec<u8>], source: &str) -> Result<Loaded, Error> {
+pub fn read_model(model_json: &str, shards: &[Vec<u8>], source: &str) -> Result<ModelGraph, Error> {
     ModelDocument::parse(model_json, source)?.decode(shards, &[])
 }
 
@@ -81,7 +33,7 @@ pub fn read_model(model_json: &str, shards: &[Vec<u8>], source: &str) -> Result<
 /// parse, fetch or read the shards the manifest lists, then `decode` checks each shard once and decodes.
 pub struct ModelDocument {
     doc: serde_json::Value,
-    manifest: Vec<format::WeightsGroup>,
+    manifest: Vec<json::WeightsGroup>,
     source: String,
 }
 
@@ -90,12 +42,12 @@ impl ModelDocument {
     pub fn parse(model_json: &str, source: &str) -> Result<Self, Error> {
         let doc: serde_json::Value =
             serde_json::from_str(model_json).map_err(|e| Error::Format(format!("{source} is not valid JSON: {e}")))?;
-        let manifest = format::weights_manifest_of(&doc, source)?;
+        let manifest = json::weights_manifest_of(&doc, source)?;
         Ok(ModelDocument { doc, manifest, source: source.to_string() })
     }
 
     /// The weights manifest.
-    pub fn manifest(&self) -> &[format::WeightsGroup] {
+    pub fn manifest(&self) -> &[json::WeightsGroup] {
         &self.manifest
     }
 
@@ -107,7 +59,7 @@ impl ModelDocument {
     /// Checks each shard once (byte length and sha256 where recorded) and decodes the weights. `shard_names` (the
     /// shards' URLs or file paths, in manifest order) name them in errors; a shard without one is named by its
     /// manifest path.
-    pub fn decode(self, shards: &[Vec<u8>], shard_names: &[String]) -> Result<Loaded, Error> {
+    pub fn decode(self, shards: &[Vec<u8>], shard_names: &[String]) -> Result<ModelGraph, Error> {
         let source = &self.source;
         let expected: usize = self.manifest.iter().map(|g| g.paths.len()).sum();
         if shards.len() != expected {
@@ -127,17 +79,17 @@ impl ModelDocument {
         }
         let decoded = weights::decode_weights(&self.manifest, &groups)?;
         let format = self.doc.get("format").and_then(|f| f.as_str()).unwrap_or("");
-        if interop::tfjs::is_tfjs_format(format) {
-            return Ok(Loaded::Translated(interop::tfjs::translate(&self.doc, decoded, source)?));
+        if webinfer_format::is_tfjs_format(format) {
+            return translate_tfjs(&self.doc, decoded, source);
         }
-        Ok(Loaded::Ir(format::ModelJson::from_value(self.doc)?, decoded))
+        Ok(ModelGraph::from_json(json::ModelJson::from_value(self.doc)?, decoded))
     }
 }
 
 /// Loads a converted model directory (model.json + shards) from disk.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn load_dir(dir: &std::path::Path) -> Result<Model, Error> {
-    read_dir(dir)?.decode()?.into_model()
+    Model::from_graph(read_dir(dir)?.decode()?)
 }
 
 /// A model directory read from disk: model.json parsed once, and its shards with their paths.
@@ -151,7 +103,7 @@ pub struct ModelDir {
 #[cfg(not(target_arch = "wasm32"))]
 impl ModelDir {
     /// Checks each shard once and decodes the weights (see [`ModelDocument::decode`]).
-    pub fn decode(self) -> Result<Loaded, Error> {
+    pub fn decode(self) -> Result<ModelGraph, Error> {
         self.document.decode(&self.shards, &self.shard_paths)
     }
 }
@@ -170,4 +122,26 @@ pub fn read_dir(dir: &std::path::Path) -> Result<ModelDir, Error> {
         shard_paths.push(sp.display().to_string());
     }
     Ok(ModelDir { document, shards, shard_paths })
+}
+
+#[cfg(feature = "tfjs")]
+fn translate_tfjs(
+    doc: &serde_json::Value,
+    weights: std::collections::HashMap<String, Tensor>,
+    source: &str,
+) -> Result<ModelGraph, Error> {
+    webinfer_tf::tfjs::translate(doc, weights, source)
+}
+
+#[cfg(not(feature = "tfjs"))]
+fn translate_tfjs(
+    doc: &serde_json::Value,
+    _weights: std::collections::HashMap<String, Tensor>,
+    source: &str,
+) -> Result<ModelGraph, Error> {
+    let format = doc.get("format").and_then(|f| f.as_str()).unwrap_or("");
+    Err(Error::Unsupported(format!(
+        "{source} is a TF.js {format}; this webinfer build has no TF.js translators (enable the `tfjs` feature, \
+         or convert it first: webinfer convert {source})"
+    )))
 }

@@ -1,4 +1,4 @@
-use webinfer::format::{Attr, DType, Dim, Graph, ModelJson, Node, ValueInfo, FORMAT};
+use webinfer::json::{Attr, DType, Dim, Graph, ModelJson, Node, ValueInfo, FORMAT};
 use webinfer::weights::{encode_weights, WeightToWrite};
 use webinfer::Tensor;
 

@@ -4,7 +4,7 @@
 use js_sys::{Array, Float32Array, Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
-use webinfer::format::{Attr, DType, Dim, Graph, ModelJson, Node, ValueInfo, FORMAT};
+use webinfer::json::{Attr, DType, Dim, Graph, ModelJson, Node, ValueInfo, FORMAT};
 use webinfer::weights::{encode_weights, WeightToWrite};
 use webinfer::Tensor;
 

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use hdf5::types::{VarLenAscii, VarLenUnicode};
-use webinfer::interop::{keras, Translated};
+use webinfer::interop::keras;
+use webinfer::ModelGraph;
 use webinfer::Tensor;
 
 use crate::ConvertError;
@@ -44,7 +45,7 @@ fn parse_config(text: &str, source: &str) -> Result<serde_json::Value, ConvertEr
 }
 
 /// Reads a legacy Keras `.h5` file (root attribute `model_config`, weights under `model_weights/<layer>`).
-pub fn read_h5(path: &Path, source: &str) -> Result<Translated, ConvertError> {
+pub fn read_h5(path: &Path, source: &str) -> Result<ModelGraph, ConvertError> {
     let file = hdf5::File::open(path).map_err(|e| h5_err(source, "cannot open as HDF5", e))?;
     let config_text = string_attr(&file, "model_config").ok_or_else(|| {
         ConvertError::Parse(format!(
@@ -70,7 +71,7 @@ pub fn read_h5(path: &Path, source: &str) -> Result<Translated, ConvertError> {
 }
 
 /// Reads a Keras 3 `.keras` zip.
-pub fn read_keras(path: &Path, source: &str) -> Result<Translated, ConvertError> {
+pub fn read_keras(path: &Path, source: &str) -> Result<ModelGraph, ConvertError> {
     let file = std::fs::File::open(path).map_err(|e| ConvertError::Io(format!("{source}: {e}")))?;
     let mut zip =
         zip::ZipArchive::new(file).map_err(|e| ConvertError::Parse(format!("{source}: not a .keras zip: {e}")))?;

@@ -2,6 +2,7 @@
 //! weight shards. The `webinfer` binary (main.rs) is a thin CLI over this library.
 
 pub mod ir;
+#[cfg(feature = "hdf5")]
 pub mod keras_file;
 pub mod npy;
 pub mod onnx;
@@ -10,10 +11,10 @@ pub mod saved_model;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use webinfer::format::{DType, ModelJson};
+use webinfer::json::{DType, ModelJson};
+use webinfer::ModelGraph;
 use webinfer::weights::{encode_weights, QuantizeTo, WeightToWrite, DEFAULT_SHARD_SIZE};
 
-pub use ir::IrGraph;
 
 /// Conversion failures, each naming the file, node or tensor at fault.
 #[derive(Debug, thiserror::Error)]
@@ -136,32 +137,23 @@ pub fn convert_path(input: &Path, options: &ConvertOptions) -> Result<Converted,
         SourceFormat::Onnx => {
             convert_onnx(prost::bytes::Bytes::from(std::fs::read(input).map_err(io)?), &source, options)
         }
-        SourceFormat::Keras => finish(ir_from(keras_file::read_keras(input, &source)?), options),
-        SourceFormat::H5 => finish(ir_from(keras_file::read_h5(input, &source)?), options),
+        #[cfg(feature = "hdf5")]
+        SourceFormat::Keras => finish(keras_file::read_keras(input, &source)?, options),
+        #[cfg(feature = "hdf5")]
+        SourceFormat::H5 => finish(keras_file::read_h5(input, &source)?, options),
+        #[cfg(not(feature = "hdf5"))]
+        SourceFormat::Keras | SourceFormat::H5 => Err(ConvertError::Unsupported(format!(
+            "{}: reading Keras files needs libhdf5; this converter was built without its `hdf5` feature",
+            input.display()
+        ))),
         SourceFormat::SavedModel => {
-            finish(ir_from(saved_model::read(input, &source, options.signature.as_deref())?), options)
+            finish(saved_model::read(input, &source, options.signature.as_deref())?, options)
         }
         SourceFormat::Tfjs => {
             let dir = if input.is_dir() { input } else { input.parent().unwrap_or(Path::new(".")) };
-            match webinfer::read_dir(dir)?.decode()? {
-                webinfer::Loaded::Translated(t) => finish(ir_from(t), options),
-                webinfer::Loaded::Ir(model, weights) => {
-                    let g = model.graph;
-                    let weights = weights.into_iter().map(|(k, v)| (k, std::sync::Arc::new(v))).collect();
-                    let generated_by = model.generated_by.unwrap_or_default();
-                    finish(
-                        IrGraph { generated_by, inputs: g.inputs, outputs: g.outputs, nodes: g.nodes, weights },
-                        options,
-                    )
-                }
-            }
+            finish(webinfer::read_dir(dir)?.decode()?, options)
         }
     }
-}
-
-/// A translated TensorFlow model as a converter graph.
-fn ir_from(t: webinfer::interop::Translated) -> IrGraph {
-    IrGraph { generated_by: t.generated_by, inputs: t.inputs, outputs: t.outputs, nodes: t.nodes, weights: t.weights }
 }
 
 /// Converts ONNX model bytes; `source` names the model in messages.
@@ -177,8 +169,8 @@ pub fn convert_onnx(
 }
 
 /// Optimizes an IR graph and encodes it with its weights.
-pub fn finish(mut ir: IrGraph, options: &ConvertOptions) -> Result<Converted, ConvertError> {
-    let notes = ir.optimize()?;
+pub fn finish(mut ir: ModelGraph, options: &ConvertOptions) -> Result<Converted, ConvertError> {
+    let notes = ir::optimize(&mut ir)?;
     let mut order: Vec<&str> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for node in &ir.nodes {

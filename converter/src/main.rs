@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use webinfer::format::ModelJson;
+use webinfer::json::ModelJson;
 use webinfer::weights::{verify_shard, QuantizeTo};
 use webinfer_converter::{convert_path, npy, summary, write_output, ConvertError, ConvertOptions, SourceFormat};
 
@@ -281,12 +281,12 @@ fn inspect(dir: &Path) -> Result<(), ConvertError> {
     if let Some(g) = &model.generated_by {
         say!("source: {g}");
     }
-    let dims = |v: &webinfer::format::ValueInfo| {
+    let dims = |v: &webinfer::json::ValueInfo| {
         v.shape
             .iter()
             .map(|d| match d {
-                webinfer::format::Dim::Fixed(n) => n.to_string(),
-                webinfer::format::Dim::Symbol(s) => s.clone(),
+                webinfer::json::Dim::Fixed(n) => n.to_string(),
+                webinfer::json::Dim::Symbol(s) => s.clone(),
             })
             .collect::<Vec<_>>()
             .join(", ")

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use half::f16;
 use prost::Message;
-use webinfer::format::{Attr, DType, Dim, Node, ValueInfo};
+use webinfer::json::{Attr, DType, Dim, Node, ValueInfo};
 use webinfer::tensor::Tensor;
 
-use crate::ir::IrGraph;
+use webinfer::ModelGraph;
 use crate::ConvertError;
 
 /// The ONNX protobuf types, generated from proto/onnx.proto at build time.
@@ -197,11 +197,11 @@ fn attr_of(a: &pb::AttributeProto, node: &str) -> Result<Option<Attr>, ConvertEr
 }
 
 /// Lowers a decoded ONNX model into the IR.
-pub fn lower(model: &pb::ModelProto, source: &str) -> Result<IrGraph, ConvertError> {
+pub fn lower(model: &pb::ModelProto, source: &str) -> Result<ModelGraph, ConvertError> {
     let graph = model.graph.as_ref().expect("decode_model checked the graph");
     let opset =
         model.opset_import.iter().find(|o| o.domain().is_empty() || o.domain() == "ai.onnx").map_or(1, |o| o.version());
-    let mut ir = IrGraph {
+    let mut ir = ModelGraph {
         generated_by: format!(
             "{} (ONNX IR v{}, opset {opset}) from {source}",
             format!(
@@ -212,7 +212,7 @@ pub fn lower(model: &pb::ModelProto, source: &str) -> Result<IrGraph, ConvertErr
             .trim_end(),
             model.ir_version()
         ),
-        ..IrGraph::default()
+        ..ModelGraph::default()
     };
     for init in &graph.initializer {
         ir.weights.insert(init.name().to_string(), Arc::new(tensor_from_proto(init)?));
@@ -281,7 +281,7 @@ fn constant_value(node: &pb::NodeProto, name: &str) -> Result<Tensor, ConvertErr
     })
 }
 
-fn lower_node(ir: &mut IrGraph, mut node: Node, opset: i64) -> Result<(), ConvertError> {
+fn lower_node(ir: &mut ModelGraph, mut node: Node, opset: i64) -> Result<(), ConvertError> {
     match node.op.as_str() {
         "Softmax" | "LogSoftmax" if opset < 13 => {
             let axis = node.int("axis", 1);

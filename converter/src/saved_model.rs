@@ -8,7 +8,7 @@ use std::path::Path;
 
 use prost::Message;
 use webinfer::interop::tf_graph::{self, TfAttr, TfGraph, TfNode};
-use webinfer::interop::Translated;
+use webinfer::ModelGraph;
 use webinfer::Tensor;
 
 use crate::ConvertError;
@@ -235,7 +235,7 @@ fn inline_calls(
 pub const DEFAULT_SIGNATURE: &str = "serving_default";
 
 /// Reads a SavedModel directory and translates one signature: `signature`, or `serving_default`.
-pub fn read(dir: &Path, source: &str, signature: Option<&str>) -> Result<Translated, ConvertError> {
+pub fn read(dir: &Path, source: &str, signature: Option<&str>) -> Result<ModelGraph, ConvertError> {
     let pb_path = dir.join("saved_model.pb");
     let bytes = std::fs::read(&pb_path).map_err(|e| ConvertError::Io(format!("{}: {e}", pb_path.display())))?;
     let saved =

@@ -120,7 +120,7 @@ fn batchnorm_as_mul_add_and_zero_pads_fold_into_the_conv() {
         let out = tmp.path().join(case);
         ok(&run(bin().arg("convert").arg(cases.join(case).join("model.onnx")).arg(&out)));
         let json = std::fs::read_to_string(out.join("model.json")).unwrap();
-        let model = webinfer::format::ModelJson::parse(&json).unwrap();
+        let model = webinfer::json::ModelJson::parse(&json).unwrap();
         model.graph.nodes.iter().map(|n| n.op.clone()).collect::<Vec<_>>()
     };
     assert_eq!(

@@ -5,11 +5,9 @@
 //! passes fails this test so the list stays honest.
 
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
-
 use prost::Message;
-use webinfer::gpu::{Gpu, GpuModel};
 use webinfer::tensor::Tensor;
+use webinfer_backend_tests::{cpu, root, webgpu, Backend};
 use webinfer_converter::onnx::{pb, tensor_from_proto};
 use webinfer_converter::{convert_onnx, ConvertOptions};
 
@@ -21,38 +19,12 @@ struct Rules {
     tolerances: Vec<(glob::Pattern, f64)>,
 }
 
-/// Where a case runs.
-#[derive(Clone)]
-enum Backend {
-    Cpu,
-    Gpu(Rc<Gpu>),
-}
-
-impl Backend {
-    fn gpu() -> Backend {
-        Backend::Gpu(Rc::new(
-            pollster::block_on(Gpu::request()).expect("a Vulkan adapter (make bootstrap installs lavapipe)"),
-        ))
-    }
-
-    fn name(&self) -> &'static str {
-        match self {
-            Backend::Cpu => "cpu",
-            Backend::Gpu(_) => "webgpu",
-        }
-    }
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn rules(backend: &Backend) -> Rules {
     let text = std::fs::read_to_string(root().join("tests/onnx_node_skips.txt")).expect("tests/onnx_node_skips.txt");
     let mut r = Rules { skips: Vec::new(), tolerances: Vec::new() };
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
         let mut parts = line.splitn(3, char::is_whitespace);
-        let gpu = matches!(backend, Backend::Gpu(_));
+        let gpu = backend.name() == "webgpu";
         match (parts.next(), parts.next(), parts.next()) {
             (Some("gpu-skip" | "gpu-tol"), ..) if !gpu => {}
             (Some("skip"), Some(p), Some(reason)) | (Some("gpu-skip"), Some(p), Some(reason)) => {
@@ -78,7 +50,7 @@ fn run_case(dir: &Path, atol: f64, backend: &Backend) -> Result<(), String> {
     let bytes = std::fs::read(dir.join("model.onnx")).map_err(|e| e.to_string())?;
     let converted =
         convert_onnx(bytes.clone(), &name, &ConvertOptions::default()).map_err(|e| format!("convert: {e}"))?;
-    let mut model =
+    let model =
         webinfer::model_from_bytes(&converted.model.to_json(), &converted.shards).map_err(|e| format!("load: {e}"))?;
     let data = dir.join("test_data_set_0");
     let mut inputs = Vec::new();
@@ -91,13 +63,10 @@ fn run_case(dir: &Path, atol: f64, backend: &Backend) -> Result<(), String> {
     let graph = pb::ModelProto::decode(&bytes[..]).unwrap().graph.unwrap();
     let named: Vec<(String, Tensor)> =
         graph.input.iter().map(|v| v.name().to_string()).zip(inputs).filter(|(n, _)| names.contains(n)).collect();
-    let outputs = match backend {
-        Backend::Cpu => model.predict_named(named),
-        Backend::Gpu(gpu) => model
-            .order_by_name(named)
-            .and_then(|inputs| pollster::block_on(GpuModel::new(Rc::clone(gpu), model).predict(&inputs))),
-    }
-    .map_err(|e| format!("run: {e}"))?;
+    let outputs = model
+        .order_by_name(named)
+        .and_then(|inputs| backend.run(model, &inputs))
+        .map_err(|e| format!("run: {e}"))?;
     for (j, got) in outputs.iter().enumerate() {
         let want = read_pb(&data.join(format!("output_{j}.pb")));
         if got.shape != want.shape {
@@ -120,12 +89,20 @@ fn run_case(dir: &Path, atol: f64, backend: &Backend) -> Result<(), String> {
 
 #[test]
 fn onnx_backend_node_tests_cpu() {
-    node_tests(Backend::Cpu);
+    match cpu() {
+        Some(backend) => node_tests(backend),
+        None => eprintln!("ONNX node tests on cpu: skipped, the `cpu` feature is off"),
+    }
 }
 
 #[test]
 fn onnx_backend_node_tests_webgpu() {
-    node_tests(Backend::gpu());
+    #[cfg(feature = "webgpu")]
+    if let Some(gpu) = webgpu("ONNX node tests") {
+        node_tests(Backend::WebGpu(gpu));
+    }
+    #[cfg(not(feature = "webgpu"))]
+    let _ = webgpu("ONNX node tests");
 }
 
 fn node_tests(backend: Backend) {
@@ -182,7 +159,7 @@ fn targeted_op_cases_match_onnxruntime() {
         .collect();
     dirs.sort();
     assert!(dirs.len() >= 70, "expected the targeted op cases, found {}", dirs.len());
-    for backend in [Backend::Cpu, Backend::gpu()] {
+    for backend in webinfer_backend_tests::backends("targeted op cases") {
         let failures: Vec<String> = dirs
             .iter()
             .filter_map(|dir| {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use half::f16;
 use sha2::{Digest, Sha256};
 
-use crate::format::{DType, Quantization, ShardInfo, WeightEntry, WeightsGroup};
+use crate::json::{DType, Quantization, ShardInfo, WeightEntry, WeightsGroup};
 use crate::tensor::Tensor;
 use crate::Error;
 

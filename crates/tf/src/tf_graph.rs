@@ -2,10 +2,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{BatchNormParams, Builder, ConvSpec, Padding, PoolWindow, Translated};
-use crate::format::{Attr, DType, Dim};
-use crate::tensor::Tensor;
-use crate::Error;
+use crate::{BatchNormParams, Builder, ConvSpec, Padding, PoolWindow, ModelGraph};
+use webinfer_format::json::{Attr, DType, Dim};
+use webinfer_format::tensor::Tensor;
+use webinfer_format::Error;
 
 /// One attribute value of a TensorFlow node.
 #[derive(Clone, Debug, PartialEq)]
@@ -490,7 +490,7 @@ impl Ctx<'_> {
                 let p: Vec<Vec<f32>> =
                     (2..6).map(|i| self.const_floats(node, i, "batch norm parameter")).collect::<Result<_, _>>()?;
                 let (scale, shift) =
-                    crate::ops::norm::batchnorm_coefficients(&p[0], &p[1], &p[2], &p[3], node.float("epsilon", 1e-3));
+                    webinfer_engine::ops::norm::batchnorm_coefficients(&p[0], &p[1], &p[2], &p[3], node.float("epsilon", 1e-3));
                 bias = Some(shift);
                 filter_scale = Some(scale);
             }
@@ -644,7 +644,7 @@ fn node_shrinks(mask: i64, n: usize) -> usize {
 }
 
 /// Translates a TensorFlow graph into the IR.
-pub fn translate(graph: &TfGraph, generated_by: String) -> Result<Translated, Error> {
+pub fn translate(graph: &TfGraph, generated_by: String) -> Result<ModelGraph, Error> {
     let by_name: HashMap<&str, &TfNode> = graph.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
     let outputs: Vec<(String, String)> = if graph.outputs.is_empty() {
         let read: HashSet<&str> = graph.nodes.iter().flat_map(|n| n.inputs.iter().map(|i| producer_of(i))).collect();

@@ -6,14 +6,11 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::tf_graph::{TfAttr, TfGraph, TfNode};
-use super::{keras, tf_graph, Translated};
-use crate::tensor::Tensor;
-use crate::Error;
+use crate::{keras, tf_graph, ModelGraph};
+use webinfer_format::tensor::Tensor;
+use webinfer_format::Error;
 
-/// Whether `format` names a TF.js model.
-pub fn is_tfjs_format(format: &str) -> bool {
-    matches!(format, "graph-model" | "layers-model")
-}
+pub use webinfer_format::is_tfjs_format;
 
 fn generated_by(doc: &Value, source: &str) -> String {
     let field = |k: &str| doc.get(k).and_then(Value::as_str).unwrap_or("").to_string();
@@ -21,7 +18,7 @@ fn generated_by(doc: &Value, source: &str) -> String {
 }
 
 /// Translates a TF.js model.json document whose weights are already decoded.
-pub fn translate(doc: &Value, weights: HashMap<String, Tensor>, source: &str) -> Result<Translated, Error> {
+pub fn translate(doc: &Value, weights: HashMap<String, Tensor>, source: &str) -> Result<ModelGraph, Error> {
     let format = doc.get("format").and_then(Value::as_str).unwrap_or("");
     let topology = doc
         .get("modelTopology")

@@ -195,7 +195,7 @@ impl ModelJson {
 /// The weights manifest of a webinfer or TF.js model.json document.
 pub fn weights_manifest_of(doc: &serde_json::Value, source: &str) -> Result<Vec<WeightsGroup>, Error> {
     let format = doc.get("format").and_then(|f| f.as_str()).unwrap_or("");
-    if !crate::interop::tfjs::is_tfjs_format(format) {
+    if !crate::is_tfjs_format(format) {
         check_format_version(format)?;
     }
     match doc.get("weightsManifest") {

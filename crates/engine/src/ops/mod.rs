@@ -21,7 +21,7 @@ use reduce::{Reduce, ReduceKind};
 use std::cell::OnceCell;
 use std::sync::Arc;
 
-use crate::format::{Attr, Node};
+use crate::json::{Attr, Node};
 use crate::tensor::{broadcast_shapes, normalize_axis, Data, Tensor};
 use crate::Error;
 

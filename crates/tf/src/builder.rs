@@ -1,50 +1,12 @@
-//! TensorFlow front-ends that run inside the runtime: TF.js graph models (TF ops, [`tf_graph`]) and
-//! TF.js layers models (Keras layer configs, [`keras`]), both translated into the IR. The converter
-//! feeds Keras files and SavedModels through the same translators.
-//!
-//! TensorFlow is channels-last (NHWC); the IR's convolutions and pools are channels-first. The
-//! [`Builder`] keeps every rank-4 activation that feeds such ops stored NCHW and remembers it, so a
-//! network of convolutions pays no transposes; a tensor is put back into its logical NHWC layout only
-//! where an op needs it (Reshape, Flatten, a graph output).
-
-pub mod keras;
-pub mod tf_graph;
-pub mod tfjs;
+//! The [`Builder`] every translator writes the IR through.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::format::{Attr, DType, Dim, Graph, ModelJson, Node, ValueInfo, FORMAT};
-use crate::tensor::Tensor;
-use crate::{Error, Model};
-
-/// A translated model: IR graph plus weights, ready to plan or to write out.
-#[derive(Clone, Debug, Default)]
-pub struct Translated {
-    pub generated_by: String,
-    pub inputs: Vec<ValueInfo>,
-    pub outputs: Vec<ValueInfo>,
-    pub nodes: Vec<Node>,
-    pub weights: HashMap<String, Arc<Tensor>>,
-}
-
-impl Translated {
-    /// The IR document without a weights manifest.
-    pub fn model_json(&self) -> ModelJson {
-        ModelJson {
-            format: FORMAT.into(),
-            generated_by: Some(self.generated_by.clone()),
-            converted_by: Some(format!("webinfer {}", crate::version())),
-            graph: Graph { inputs: self.inputs.clone(), outputs: self.outputs.clone(), nodes: self.nodes.clone() },
-            weights_manifest: Vec::new(),
-        }
-    }
-
-    /// A runnable model.
-    pub fn into_model(self) -> Result<Model, Error> {
-        Model::from_shared(&self.model_json(), self.weights)
-    }
-}
+use webinfer_engine::Model;
+use webinfer_format::json::{Attr, DType, Dim, Node, ValueInfo};
+use webinfer_format::tensor::Tensor;
+use webinfer_format::{Error, ModelGraph};
 
 /// Where a logical (TensorFlow) value lives in the IR graph.
 #[derive(Clone, Debug)]
@@ -184,18 +146,14 @@ impl Builder {
         if weights.is_empty() {
             return None;
         }
-        let json = ModelJson {
-            format: FORMAT.into(),
-            generated_by: None,
-            converted_by: None,
-            graph: Graph {
-                inputs: vec![],
-                outputs: vec![ValueInfo { name: node.outputs[0].clone(), dtype: DType::Float32, shape: vec![] }],
-                nodes: vec![node.clone()],
-            },
-            weights_manifest: Vec::new(),
+        let graph = ModelGraph {
+            generated_by: String::new(),
+            inputs: vec![],
+            outputs: vec![ValueInfo { name: node.outputs[0].clone(), dtype: DType::Float32, shape: vec![] }],
+            nodes: vec![node.clone()],
+            weights,
         };
-        let mut model = Model::from_shared(&json, weights).ok()?;
+        let mut model = Model::from_graph(graph).ok()?;
         model.predict(&[]).ok()?.into_iter().next()
     }
 
@@ -413,8 +371,8 @@ impl Builder {
         })
     }
 
-    pub fn finish(self, generated_by: String) -> Translated {
-        Translated {
+    pub fn finish(self, generated_by: String) -> ModelGraph {
+        ModelGraph {
             generated_by,
             inputs: self.inputs,
             outputs: self.outputs,
@@ -426,14 +384,14 @@ impl Builder {
 
 /// Transposes a constant tensor.
 pub(crate) fn permute(t: &Tensor, perm: &[i64]) -> Result<Tensor, Error> {
-    let (map, shape) = crate::ops::layout::transpose(&t.shape, Some(perm))?;
+    let (map, shape) = webinfer_engine::ops::layout::transpose(&t.shape, Some(perm))?;
     Ok(match &t.data {
-        crate::tensor::Data::F32(v) => {
+        webinfer_format::tensor::Data::F32(v) => {
             let mut out = vec![0.0; v.len()];
             map.run_f32(v, &mut out);
             Tensor::f32(shape, out)
         }
-        crate::tensor::Data::I64(v) => Tensor::i64(shape, map.run_i64(v)),
+        webinfer_format::tensor::Data::I64(v) => Tensor::i64(shape, map.run_i64(v)),
     })
 }
 
@@ -611,7 +569,7 @@ impl Builder {
             self.define(id, out, Some(4), true);
             return Ok(());
         }
-        let (scale, shift) = crate::ops::norm::batchnorm_coefficients(&gamma, &beta, &mean, &var, eps);
+        let (scale, shift) = webinfer_engine::ops::norm::batchnorm_coefficients(&gamma, &beta, &mean, &var, eps);
         let xp = self.plain(x)?;
         let s = self.param(&format!("{name}/scale"), Tensor::f32(vec![c], scale));
         let t = self.param(&format!("{name}/shift"), Tensor::f32(vec![c], shift));
@@ -667,7 +625,7 @@ impl Builder {
     ) -> Result<(), Error> {
         let rank = self.rank(x);
         let norm: Vec<usize> = match rank {
-            Some(r) => axes.iter().map(|&a| crate::tensor::normalize_axis(a, r, op)).collect::<Result<_, _>>()?,
+            Some(r) => axes.iter().map(|&a| webinfer_format::tensor::normalize_axis(a, r, op)).collect::<Result<_, _>>()?,
             None => axes.iter().map(|&a| a as usize).collect(),
         };
         let out_rank = rank.map(|r| if keep_dims { r } else { r - norm.len() });

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{BatchNormParams, Builder, ConvSpec, Padding, PoolWindow, Translated};
-use crate::format::{Attr, DType, Dim};
-use crate::tensor::Tensor;
-use crate::Error;
+use crate::{BatchNormParams, Builder, ConvSpec, Padding, PoolWindow, ModelGraph};
+use webinfer_format::json::{Attr, DType, Dim};
+use webinfer_format::tensor::Tensor;
+use webinfer_format::Error;
 
 /// Each layer's weights in creation order (kernel, bias; gamma, beta, mean, variance; ...).
 pub type LayerWeights = HashMap<String, Vec<Arc<Tensor>>>;
@@ -514,7 +514,7 @@ pub fn translate(
     weights: &LayerWeights,
     source: &str,
     generated_by: String,
-) -> Result<Translated, Error> {
+) -> Result<ModelGraph, Error> {
     let class = model_config.get("class_name").and_then(Value::as_str).unwrap_or("");
     let config = model_config
         .get("config")

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use super::{codes, floats_from_bytes, Gpu, PipelineKey, Shader};
-use crate::engine::{Plan, PlanKey, Source, Step, PLAN_CACHE};
+use crate::plan::{Plan, PlanKey, Source, Step, PLAN_CACHE};
 use crate::ops::conv::Window;
 use crate::ops::gemm::Activation;
 use crate::ops::{Kernel, MatBias};
@@ -190,7 +190,7 @@ impl GpuModel {
         }
         let plan = {
             let mut planner = self.planner.borrow_mut();
-            let translated = self.translate(planner.plan_for(inputs)?);
+            let translated = self.translate(planner.plan(inputs)?);
             Rc::new(translated.map_err(|(node, msg)| {
                 let node = &planner.nodes()[node];
                 Error::Op { op: node.op.clone(), node: node.name.clone(), msg: format!("webgpu backend: {msg}") }
