@@ -47,7 +47,7 @@ test-doc-commands: bootstrap
 	python3 tools/check_doc_commands.py
 
 test-native:
-	cargo test --workspace
+	WEBINFER_EXPECT_WEBGPU=1 cargo test --workspace
 
 test-chromium:
 	WEBINFER_EXPECT_WEBGPU=1 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_WEBDRIVER_JSON=$(CURDIR)/tools/webdriver.json $(BROWSER_TEST)

@@ -7,8 +7,8 @@ use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::json::{Dim, ValueInfo};
 use crate::gpu::{Gpu, GpuModel};
+use crate::json::{Dim, ValueInfo};
 use crate::tensor::Tensor;
 use crate::Error;
 

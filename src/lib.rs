@@ -7,9 +7,9 @@
 //! ([`webinfer_engine`]: [`engine`], [`ops`], and [`gpu`] with the `webgpu` feature) and the TensorFlow
 //! translators ([`interop`], the `webinfer-tf` crate, with the `tfjs` feature).
 
-pub use webinfer_engine::{cpu, model, ops, plan, Analysis, Model, OpTiming};
 #[cfg(feature = "webgpu")]
 pub use webinfer_engine::gpu;
+pub use webinfer_engine::{cpu, model, ops, plan, Analysis, Model, OpTiming};
 pub use webinfer_format::{graph, json, tensor, version, weights, Error, ModelGraph, Tensor};
 #[cfg(feature = "tfjs")]
 pub use webinfer_tf as interop;

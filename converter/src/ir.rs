@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use webinfer::model::Analysis;
 use webinfer::json::{Attr, DType, Dim};
+use webinfer::model::Analysis;
 use webinfer::tensor::Tensor;
 use webinfer::ModelGraph;
 
@@ -138,9 +138,7 @@ fn fold_batchnorm(g: &mut ModelGraph) {
         }
         let Some(&pi) = producer.get(&bn.inputs[0]) else { continue };
         let prev = &g.nodes[pi];
-        if consumers.get(&bn.inputs[0]) != Some(&1)
-            || is_output(g, &bn.inputs[0])
-            || prev.attr("activation").is_some()
+        if consumers.get(&bn.inputs[0]) != Some(&1) || is_output(g, &bn.inputs[0]) || prev.attr("activation").is_some()
         {
             continue;
         }
@@ -152,8 +150,7 @@ fn fold_batchnorm(g: &mut ModelGraph) {
         let bn_out = bn.outputs[0].clone();
         let bn_name = bn.name.clone();
         let prev = g.nodes[pi].clone();
-        let Some(w) = prev.input(1).and_then(|n| g.weights.get(n)).filter(|t| t.is_float()).map(Arc::clone)
-        else {
+        let Some(w) = prev.input(1).and_then(|n| g.weights.get(n)).filter(|t| t.is_float()).map(Arc::clone) else {
             continue;
         };
         let bias = match prev.input(2) {
@@ -284,8 +281,7 @@ fn fold_pad_into_conv(g: &mut ModelGraph) {
         if old.len() != 2 * spatial {
             continue;
         }
-        let new: Vec<i64> =
-            (0..2 * spatial).map(|i| old[i] + pads[(i / spatial) * rank + 2 + i % spatial]).collect();
+        let new: Vec<i64> = (0..2 * spatial).map(|i| old[i] + pads[(i / spatial) * rank + 2 + i % spatial]).collect();
         let input = pad.inputs[0].clone();
         let conv = &mut g.nodes[ci];
         conv.inputs[0] = input;
@@ -311,8 +307,7 @@ fn fuse_matmul_bias(g: &mut ModelGraph) {
         };
         let Some(&mi) = producer.get(mm_out) else { continue };
         let mm = &g.nodes[mi];
-        if mm.op != "MatMul" || mm.inputs.len() != 2 || consumers.get(mm_out) != Some(&1) || is_output(g, mm_out)
-        {
+        if mm.op != "MatMul" || mm.inputs.len() != 2 || consumers.get(mm_out) != Some(&1) || is_output(g, mm_out) {
             continue;
         }
         let Some(w) = g.weights.get(&mm.inputs[1]).filter(|t| t.is_float() && t.shape.len() == 2) else {
@@ -366,8 +361,7 @@ fn fuse_activations(g: &mut ModelGraph) {
                         None => Some(act.float(attr, default)),
                     }
                 };
-                let (Some(lo), Some(hi)) = (bound(1, "min", f32::NEG_INFINITY), bound(2, "max", f32::INFINITY))
-                else {
+                let (Some(lo), Some(hi)) = (bound(1, "min", f32::NEG_INFINITY), bound(2, "max", f32::INFINITY)) else {
                     continue;
                 };
                 attrs.insert("activation_min".into(), Attr::Float(lo));
@@ -407,13 +401,16 @@ pub fn prune(g: &mut ModelGraph) {
 /// become symbols, the rest fixed. Folding and fusion keep graph outputs and their shapes, so the
 /// analyses taken before them still hold.
 fn infer_output_shapes(g: &mut ModelGraph, a: &Analysis, b: &Analysis) {
-    let symbol = g.inputs.iter().flat_map(|i| &i.shape).find_map(|d| {
-        if let Dim::Symbol(s) = d {
-            Some(s.clone())
-        } else {
-            None
-        }
-    });
+    let symbol =
+        g.inputs.iter().flat_map(|i| &i.shape).find_map(
+            |d| {
+                if let Dim::Symbol(s) = d {
+                    Some(s.clone())
+                } else {
+                    None
+                }
+            },
+        );
     for out in &mut g.outputs {
         let (Some(sa), Some(sb)) = (a.shapes.get(&out.name), b.shapes.get(&out.name)) else { continue };
         if sa.len() != sb.len() {

@@ -12,9 +12,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use webinfer::json::{DType, ModelJson};
-use webinfer::ModelGraph;
 use webinfer::weights::{encode_weights, QuantizeTo, WeightToWrite, DEFAULT_SHARD_SIZE};
-
+use webinfer::ModelGraph;
 
 /// Conversion failures, each naming the file, node or tensor at fault.
 #[derive(Debug, thiserror::Error)]
@@ -146,9 +145,7 @@ pub fn convert_path(input: &Path, options: &ConvertOptions) -> Result<Converted,
             "{}: reading Keras files needs libhdf5; this converter was built without its `hdf5` feature",
             input.display()
         ))),
-        SourceFormat::SavedModel => {
-            finish(saved_model::read(input, &source, options.signature.as_deref())?, options)
-        }
+        SourceFormat::SavedModel => finish(saved_model::read(input, &source, options.signature.as_deref())?, options),
         SourceFormat::Tfjs => {
             let dir = if input.is_dir() { input } else { input.parent().unwrap_or(Path::new(".")) };
             finish(webinfer::read_dir(dir)?.decode()?, options)

@@ -8,8 +8,8 @@ use prost::Message;
 use webinfer::json::{Attr, DType, Dim, Node, ValueInfo};
 use webinfer::tensor::Tensor;
 
-use webinfer::ModelGraph;
 use crate::ConvertError;
+use webinfer::ModelGraph;
 
 /// The ONNX protobuf types, generated from proto/onnx.proto at build time.
 #[allow(clippy::all, missing_docs)]

@@ -70,7 +70,7 @@ pub fn webgpu(suite: &str) -> Option<Rc<webinfer::gpu::Gpu>> {
         Ok(gpu) => Some(Rc::new(gpu)),
         Err(e) if webgpu_required() => panic!("WEBINFER_EXPECT_WEBGPU=1 but no WebGPU adapter: {e}"),
         Err(e) => {
-            eprintln!("{suite} on webgpu: skipped, no adapter ({e}); make bootstrap installs lavapipe");
+            say(&format!("{suite} on webgpu: skipped, no adapter ({e}); make bootstrap installs lavapipe"));
             None
         }
     }
@@ -80,8 +80,13 @@ pub fn webgpu(suite: &str) -> Option<Rc<webinfer::gpu::Gpu>> {
 #[cfg(not(feature = "webgpu"))]
 pub fn webgpu(suite: &str) -> Option<std::convert::Infallible> {
     assert!(!webgpu_required(), "WEBINFER_EXPECT_WEBGPU=1 but this build has no `webgpu` feature");
-    eprintln!("{suite} on webgpu: skipped, the `webgpu` feature is off");
+    say(&format!("{suite} on webgpu: skipped, the `webgpu` feature is off"));
     None
+}
+
+/// Writes a line to stderr past the test harness's capture, so a skip shows in every run's log.
+pub fn say(line: &str) {
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{line}\n").as_bytes());
 }
 
 /// Every selected backend that can run here.

@@ -4,8 +4,8 @@
 //! each with its reason (`gpu-skip`/`gpu-tol` lines apply to the WebGPU run only); a skipped test that
 //! passes fails this test so the list stays honest.
 
-use std::path::{Path, PathBuf};
 use prost::Message;
+use std::path::{Path, PathBuf};
 use webinfer::tensor::Tensor;
 use webinfer_backend_tests::{cpu, root, webgpu, Backend};
 use webinfer_converter::onnx::{pb, tensor_from_proto};
@@ -63,10 +63,8 @@ fn run_case(dir: &Path, atol: f64, backend: &Backend) -> Result<(), String> {
     let graph = pb::ModelProto::decode(&bytes[..]).unwrap().graph.unwrap();
     let named: Vec<(String, Tensor)> =
         graph.input.iter().map(|v| v.name().to_string()).zip(inputs).filter(|(n, _)| names.contains(n)).collect();
-    let outputs = model
-        .order_by_name(named)
-        .and_then(|inputs| backend.run(model, &inputs))
-        .map_err(|e| format!("run: {e}"))?;
+    let outputs =
+        model.order_by_name(named).and_then(|inputs| backend.run(model, &inputs)).map_err(|e| format!("run: {e}"))?;
     for (j, got) in outputs.iter().enumerate() {
         let want = read_pb(&data.join(format!("output_{j}.pb")));
         if got.shape != want.shape {
@@ -91,7 +89,7 @@ fn run_case(dir: &Path, atol: f64, backend: &Backend) -> Result<(), String> {
 fn onnx_backend_node_tests_cpu() {
     match cpu() {
         Some(backend) => node_tests(backend),
-        None => eprintln!("ONNX node tests on cpu: skipped, the `cpu` feature is off"),
+        None => webinfer_backend_tests::say("ONNX node tests on cpu: skipped, the `cpu` feature is off"),
     }
 }
 

@@ -52,7 +52,8 @@ impl CpuPlan {
                 self.slots[slot] = buf;
             }
         }
-        self.plan.outputs
+        self.plan
+            .outputs
             .iter()
             .map(|src| match src {
                 Source::Known(t) => (**t).clone(),
@@ -63,4 +64,3 @@ impl CpuPlan {
             .collect()
     }
 }
-

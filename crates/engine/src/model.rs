@@ -237,7 +237,6 @@ impl Model {
         }
         Ok(())
     }
-
 }
 
 /// Time spent in one node's kernel during a profiled run.

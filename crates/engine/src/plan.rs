@@ -43,7 +43,6 @@ pub struct Plan {
     pub scratch_len: usize,
 }
 
-
 /// What selects a plan: float inputs by shape, integer inputs (plan-time values) by value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PlanKey {
@@ -59,7 +58,6 @@ impl PlanKey {
         }
     }
 }
-
 
 impl Model {
     /// Plans the model for `inputs`: shapes, plan-time values, kernels and slots; with `analyze`, also every

@@ -625,7 +625,9 @@ impl Builder {
     ) -> Result<(), Error> {
         let rank = self.rank(x);
         let norm: Vec<usize> = match rank {
-            Some(r) => axes.iter().map(|&a| webinfer_format::tensor::normalize_axis(a, r, op)).collect::<Result<_, _>>()?,
+            Some(r) => {
+                axes.iter().map(|&a| webinfer_format::tensor::normalize_axis(a, r, op)).collect::<Result<_, _>>()?
+            }
             None => axes.iter().map(|&a| a as usize).collect(),
         };
         let out_rank = rank.map(|r| if keep_dims { r } else { r - norm.len() });

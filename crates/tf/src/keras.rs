@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::{BatchNormParams, Builder, ConvSpec, Padding, PoolWindow, ModelGraph};
+use crate::{BatchNormParams, Builder, ConvSpec, ModelGraph, Padding, PoolWindow};
 use webinfer_format::json::{Attr, DType, Dim};
 use webinfer_format::tensor::Tensor;
 use webinfer_format::Error;

@@ -12,6 +12,5 @@ pub mod keras;
 pub mod tf_graph;
 pub mod tfjs;
 
-
 pub(crate) use builder::*;
 pub use webinfer_format::ModelGraph;

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::{BatchNormParams, Builder, ConvSpec, Padding, PoolWindow, ModelGraph};
+use crate::{BatchNormParams, Builder, ConvSpec, ModelGraph, Padding, PoolWindow};
 use webinfer_format::json::{Attr, DType, Dim};
 use webinfer_format::tensor::Tensor;
 use webinfer_format::Error;
@@ -489,8 +489,13 @@ impl Ctx<'_> {
                 rest.next();
                 let p: Vec<Vec<f32>> =
                     (2..6).map(|i| self.const_floats(node, i, "batch norm parameter")).collect::<Result<_, _>>()?;
-                let (scale, shift) =
-                    webinfer_engine::ops::norm::batchnorm_coefficients(&p[0], &p[1], &p[2], &p[3], node.float("epsilon", 1e-3));
+                let (scale, shift) = webinfer_engine::ops::norm::batchnorm_coefficients(
+                    &p[0],
+                    &p[1],
+                    &p[2],
+                    &p[3],
+                    node.float("epsilon", 1e-3),
+                );
                 bias = Some(shift);
                 filter_scale = Some(scale);
             }

@@ -6,10 +6,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use super::{codes, floats_from_bytes, Gpu, PipelineKey, Shader};
-use crate::plan::{Plan, PlanKey, Source, Step, PLAN_CACHE};
 use crate::ops::conv::Window;
 use crate::ops::gemm::Activation;
 use crate::ops::{Kernel, MatBias};
+use crate::plan::{Plan, PlanKey, Source, Step, PLAN_CACHE};
 use crate::tensor::{broadcast_strides, Data, Tensor};
 use crate::{Error, Model};
 
