@@ -21,7 +21,7 @@ use pb::tensor_proto::DataType;
 
 /// ONNX ops the front-end lowers (the runtime op set, plus ops rewritten here).
 pub fn supported_ops() -> Vec<&'static str> {
-    let mut ops: Vec<&str> = webinfer::ops::SUPPORTED_OPS.to_vec();
+    let mut ops: Vec<&str> = webinfer::ops::supported_ops().collect::<Vec<_>>();
     ops.extend(["Constant", "Mean"]);
     ops.sort_unstable();
     ops

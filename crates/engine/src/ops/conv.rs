@@ -1,7 +1,13 @@
 //! Conv (im2col into packed GEMM panels, direct depthwise) and ConvTranspose, NCHW, 1-D and 2-D.
 
 use super::gemm::{gemm_packed, pack_a, pack_b_into, Activation, Bias, Packed, NR};
+use super::params::*;
+use super::{Input, Kernel, Planned};
+use crate::json::Node;
+use crate::tensor::Tensor;
 use crate::Error;
+use std::cell::OnceCell;
+use std::sync::Arc;
 
 /// Spatial geometry of a 2-D window op (1-D ops use h = 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -304,6 +310,205 @@ impl ConvTranspose {
             }
         }
     }
+}
+
+/// A convolution whose weights are packed at plan time, or at each run when they are not constant.
+#[derive(Clone, Debug)]
+pub struct ConvKernel {
+    /// Constant weights and bias, packed into `prepared` on first use.
+    pub(crate) constant: Option<(Arc<Tensor>, Vec<f32>)>,
+    pub(crate) prepared: OnceCell<Conv>,
+    pub(crate) geometry: ConvGeometry,
+    pub(crate) act: Activation,
+}
+
+impl ConvKernel {
+    /// Reads x, then the weights and bias when they are not constant.
+    pub fn run(&self, ins: &[&[f32]], out: &mut [f32], scratch: &mut Vec<f32>) {
+        match &self.constant {
+            Some((w, bias)) => self
+                .prepared
+                .get_or_init(|| Conv::new(self.geometry, &w.to_f32s(), bias.clone(), self.act))
+                .run(ins[0], out, scratch),
+            None => {
+                let bias = ins.get(2).map_or_else(|| vec![0.0; self.geometry.c_out], |b| b.to_vec());
+                Conv::new(self.geometry, ins[1], bias, self.act).run(ins[0], out, scratch)
+            }
+        }
+    }
+}
+
+impl ConvTranspose {
+    /// Reads x, then the weights and bias when they were not constant at plan time.
+    pub fn run_reading(&self, ins: &[&[f32]], out: &mut [f32]) {
+        if ins.len() == 1 {
+            return self.run(ins[0], out);
+        }
+        let bias = ins.get(2).map_or_else(|| vec![0.0; self.c_out], |b| b.to_vec());
+        ConvTranspose { weights: ins[1].to_vec(), bias, ..self.clone() }.run(ins[0], out)
+    }
+}
+
+pub(crate) fn window_attrs(
+    node: &Node,
+    spatial: &[usize],
+    kernel_shape: &[usize],
+    ceil_mode: bool,
+) -> Result<(Window, usize, usize), Error> {
+    let nd = spatial.len();
+    if !(1..=2).contains(&nd) {
+        return Err(op_err(node, format!("{nd}-D windows are not supported (1-D and 2-D are)")));
+    }
+    let get = |key: &str| -> Vec<usize> {
+        node.ints(key).map(|v| v.iter().map(|&x| x.max(1) as usize).collect()).unwrap_or_else(|| vec![1; nd])
+    };
+    let strides = get("strides");
+    let dil = get("dilations");
+    let pads: Vec<i64> = node.ints("pads").map(<[i64]>::to_vec).unwrap_or_else(|| vec![0; 2 * nd]);
+    if strides.len() != nd || dil.len() != nd || pads.len() != 2 * nd || kernel_shape.len() != nd {
+        return Err(op_err(node, format!("strides/dilations/pads/kernel do not match {nd} spatial dims")));
+    }
+    let auto_pad = node.string("auto_pad").unwrap_or("NOTSET");
+    let mut axes = Vec::new();
+    for d in 0..nd {
+        axes.push(resolve_axis(
+            spatial[d],
+            kernel_shape[d],
+            strides[d],
+            dil[d],
+            (pads[d], pads[d + nd]),
+            auto_pad,
+            ceil_mode,
+        )?);
+    }
+    let (h, kh, sh, dh, (pt, pb, oh)) =
+        if nd == 2 { (spatial[0], kernel_shape[0], strides[0], dil[0], axes[0]) } else { (1, 1, 1, 1, (0, 0, 1)) };
+    let l = nd - 1;
+    let (pl, pr, ow) = axes[l];
+    let win = Window { h, w: spatial[l], kh, kw: kernel_shape[l], sh, sw: strides[l], dh, dw: dil[l], pt, pl, oh, ow };
+    Ok((win, pb, pr))
+}
+
+pub(crate) fn out_spatial(n: usize, c: usize, win: &Window, nd: usize) -> Vec<usize> {
+    if nd == 2 {
+        vec![n, c, win.oh, win.ow]
+    } else {
+        vec![n, c, win.ow]
+    }
+}
+
+/// Conv (1-D and 2-D, grouped and depthwise), weights packed once when constant.
+pub(crate) fn plan_conv(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    need(node, inputs, 2)?;
+    let (x, w) = (inputs[0].shape, inputs[1].shape);
+    if x.len() < 3 || w.len() != x.len() {
+        return Err(op_err(node, format!("input {x:?} and weight {w:?} ranks do not match")));
+    }
+    let group = node.int("group", 1).max(1) as usize;
+    let (n, c_in, c_out) = (x[0], x[1], w[0]);
+    if c_in != w[1] * group || c_out % group != 0 {
+        return Err(op_err(node, format!("input channels {c_in} do not match weight {w:?} with group {group}")));
+    }
+    let ks: Vec<usize> = w[2..].to_vec();
+    let (win, _, _) = window_attrs(node, &x[2..], &ks, false)?;
+    let act = fused_activation(node)?;
+    let bias = if node.input(2).is_some() { const_f32(node, inputs, 2) } else { Some(vec![0.0; c_out]) };
+    let out = out_spatial(n, c_out, &win, x.len() - 2);
+    let geometry = ConvGeometry { n, c_in, c_out, group, win };
+    match (inputs[1].shared, bias) {
+        (Some(w), Some(bias)) => {
+            let ck = ConvKernel { constant: Some((Arc::clone(w), bias)), prepared: OnceCell::new(), geometry, act };
+            kernel(Kernel::Conv(Box::new(ck)), vec![0], vec![out])
+        }
+        _ => {
+            let reads = if node.input(2).is_some() { vec![0, 1, 2] } else { vec![0, 1] };
+            kernel(
+                Kernel::Conv(Box::new(ConvKernel { constant: None, prepared: OnceCell::new(), geometry, act })),
+                reads,
+                vec![out],
+            )
+        }
+    }
+}
+
+/// ConvTranspose (1-D and 2-D).
+pub(crate) fn plan_conv_transpose(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    need(node, inputs, 2)?;
+    let (x, w) = (inputs[0].shape, inputs[1].shape);
+    let nd = x.len().saturating_sub(2);
+    if !(1..=2).contains(&nd) || w.len() != x.len() {
+        return Err(op_err(node, format!("input {x:?} / weight {w:?}: only 1-D and 2-D ConvTranspose is supported")));
+    }
+    let group = node.int("group", 1).max(1) as usize;
+    let (n, c_in, c_out) = (x[0], x[1], w[1] * group);
+    if w[0] != c_in {
+        return Err(op_err(node, format!("weight {w:?} does not match {c_in} input channels")));
+    }
+    let get =
+        |key: &str, d: usize| -> Vec<i64> { node.ints(key).map(<[i64]>::to_vec).unwrap_or_else(|| vec![d as i64; nd]) };
+    let (strides, dil, outpad) = (get("strides", 1), get("dilations", 1), get("output_padding", 0));
+    let pads = node.ints("pads").map(<[i64]>::to_vec).unwrap_or_else(|| vec![0; 2 * nd]);
+    let auto_pad = node.string("auto_pad").unwrap_or("NOTSET");
+    let out_shape = node.ints("output_shape").map(|v| v[v.len() - nd..].to_vec());
+    let mut begin = vec![0usize; nd];
+    let mut outs = vec![0usize; nd];
+    for d in 0..nd {
+        let (i, k, s, dl, op) = (x[2 + d] as i64, w[2 + d] as i64, strides[d], dil[d], outpad[d]);
+        let full = s * (i - 1) + op + (k - 1) * dl + 1;
+        let target = match (&out_shape, auto_pad) {
+            (Some(o), _) => Some(o[d]),
+            (None, "SAME_UPPER" | "SAME_LOWER") => Some(i * s),
+            _ => None,
+        };
+        let (pb, o) = match target {
+            Some(t) => {
+                let total = full - t;
+                let pb = if auto_pad == "SAME_UPPER" { total / 2 } else { total - total / 2 };
+                (pb, t)
+            }
+            None => (pads[d], full - pads[d] - pads[d + nd]),
+        };
+        if o <= 0 {
+            return Err(op_err(node, format!("output size {o} on spatial axis {d}")));
+        }
+        begin[d] = pb.max(0) as usize;
+        outs[d] = o as usize;
+    }
+    let l = nd - 1;
+    let win = Window {
+        h: if nd == 2 { x[2] } else { 1 },
+        w: x[2 + l],
+        kh: if nd == 2 { w[2] } else { 1 },
+        kw: w[2 + l],
+        sh: if nd == 2 { strides[0] as usize } else { 1 },
+        sw: strides[l] as usize,
+        dh: if nd == 2 { dil[0] as usize } else { 1 },
+        dw: dil[l] as usize,
+        pt: if nd == 2 { begin[0] } else { 0 },
+        pl: begin[l],
+        oh: if nd == 2 { outs[0] } else { 1 },
+        ow: outs[l],
+    };
+    let out = out_spatial(n, c_out, &win, nd);
+    let weights = inputs[1].value.map(|v| v.to_f32s());
+    let bias = if node.input(2).is_some() { const_f32(node, inputs, 2) } else { Some(vec![0.0; c_out]) };
+    let mut reads = vec![0];
+    if weights.is_none() || bias.is_none() {
+        reads.push(1);
+        if node.input(2).is_some() {
+            reads.push(2);
+        }
+    }
+    let ct = ConvTranspose {
+        n,
+        c_in,
+        c_out,
+        group,
+        win,
+        weights: weights.unwrap_or_default(),
+        bias: bias.unwrap_or_default(),
+    };
+    kernel(Kernel::ConvTranspose(Box::new(ct)), reads, vec![out])
 }
 
 #[cfg(test)]

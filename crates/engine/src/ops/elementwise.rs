@@ -1,7 +1,12 @@
 //! Elementwise ops: unary activations and math, broadcasting binary ops, Where.
 
 use super::gemm::sigmoid;
+use super::params::*;
+use super::{Input, Kernel, Planned};
+use crate::json::Node;
+use crate::tensor::broadcast_shapes;
 use crate::tensor::{broadcast_strides, strides};
+use crate::Error;
 
 /// A unary float function with its parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -370,6 +375,136 @@ pub fn where_run<T: Copy>(
     }
 }
 
+/// Every unary op (activations, math, Cast, Identity); Clip whose bounds arrive at run time reads them.
+pub(crate) fn plan_unary(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    if node.op == "Clip"
+        && (1..3).any(|i| node.input(i).is_some() && inputs.get(i).is_some_and(|inp| inp.value.is_none()))
+    {
+        let (has_min, has_max) = (node.input(1).is_some(), node.input(2).is_some());
+        let mut reads = vec![0];
+        reads.extend((1..3).filter(|&i| node.input(i).is_some()));
+        return kernel(Kernel::ClipRuntime { has_min, has_max }, reads, vec![inputs[0].shape.to_vec()]);
+    }
+    let u = unary_of(node, inputs)?.ok_or_else(|| op_err(node, "is not a unary op"))?;
+    need(node, inputs, 1)?;
+    kernel(Kernel::Unary(u), vec![0], vec![inputs[0].shape.to_vec()])
+}
+
+/// Every broadcasting binary op; Max, Min and Sum of one input are identities.
+pub(crate) fn plan_binary(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    let op = node.op.as_str();
+    let b = binary_of(op).ok_or_else(|| op_err(node, "is not a binary op"))?;
+    if matches!(op, "Max" | "Min" | "Sum") && inputs.len() == 1 {
+        return kernel(Kernel::Unary(Unary::Identity), vec![0], vec![inputs[0].shape.to_vec()]);
+    }
+    need(node, inputs, 2)?;
+    if inputs.len() > 2 {
+        return Err(op_err(node, "variadic form with more than 2 inputs is not supported; the converter splits it"));
+    }
+    let out = broadcast_shapes(inputs[0].shape, inputs[1].shape).ok_or_else(|| {
+        op_err(node, format!("shapes {:?} and {:?} do not broadcast", inputs[0].shape, inputs[1].shape))
+    })?;
+    let bc = Broadcast::new(inputs[0].shape, inputs[1].shape, out.clone());
+    kernel(Kernel::Binary(b, bc), vec![0, 1], vec![out])
+}
+
+/// Mod and fmod, broadcast.
+pub(crate) fn plan_mod(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    need(node, inputs, 2)?;
+    let b = if node.int("fmod", 0) != 0 { Binary::FMod } else { Binary::Mod };
+    let out =
+        broadcast_shapes(inputs[0].shape, inputs[1].shape).ok_or_else(|| op_err(node, "shapes do not broadcast"))?;
+    let bc = Broadcast::new(inputs[0].shape, inputs[1].shape, out.clone());
+    kernel(Kernel::Binary(b, bc), vec![0, 1], vec![out])
+}
+
+/// Where: select x or y by a broadcast condition.
+pub(crate) fn plan_where(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    need(node, inputs, 3)?;
+    let out = broadcast_shapes(inputs[0].shape, inputs[1].shape)
+        .and_then(|s| broadcast_shapes(&s, inputs[2].shape))
+        .ok_or_else(|| op_err(node, "condition, x and y do not broadcast"))?;
+    let shapes = [inputs[0].shape.to_vec(), inputs[1].shape.to_vec(), inputs[2].shape.to_vec()];
+    kernel(Kernel::Where(out.clone(), shapes), vec![0, 1, 2], vec![out])
+}
+
+pub(crate) fn unary_of(node: &Node, inputs: &[Input]) -> Result<Option<Unary>, Error> {
+    Ok(Some(match node.op.as_str() {
+        "Relu" => Unary::Relu,
+        "LeakyRelu" => Unary::LeakyRelu(node.float("alpha", 0.01)),
+        "Elu" => Unary::Elu(node.float("alpha", 1.0)),
+        "Selu" => Unary::Selu(node.float("alpha", 1.673_263_2), node.float("gamma", 1.050_701)),
+        "Celu" => Unary::Celu(node.float("alpha", 1.0)),
+        "ThresholdedRelu" => Unary::ThresholdedRelu(node.float("alpha", 1.0)),
+        "Sigmoid" => Unary::Sigmoid,
+        "HardSigmoid" => Unary::HardSigmoid(node.float("alpha", 0.2), node.float("beta", 0.5)),
+        "HardSwish" => Unary::HardSwish,
+        "Tanh" => Unary::Tanh,
+        "Clip" => Unary::Clip(
+            float_param(node, inputs, 1, "min", f32::NEG_INFINITY)?,
+            float_param(node, inputs, 2, "max", f32::INFINITY)?,
+        ),
+        "Erf" => Unary::Erf,
+        "Gelu" => match node.string("approximate").unwrap_or("none") {
+            "tanh" => Unary::GeluTanh,
+            _ => Unary::Gelu,
+        },
+        "Sqrt" => Unary::Sqrt,
+        "Exp" => Unary::Exp,
+        "Log" => Unary::Log,
+        "Neg" => Unary::Neg,
+        "Abs" => Unary::Abs,
+        "Reciprocal" => Unary::Reciprocal,
+        "Floor" => Unary::Floor,
+        "Ceil" => Unary::Ceil,
+        "Round" => Unary::Round,
+        "Sign" => Unary::Sign,
+        "Softplus" => Unary::Softplus,
+        "Softsign" => Unary::Softsign,
+        "Sin" => Unary::Sin,
+        "Cos" => Unary::Cos,
+        "Not" => Unary::Not,
+        "Identity" | "Dropout" => Unary::Identity,
+        "Cast" => match node.string("to").unwrap_or("float32") {
+            "float16" => Unary::RoundF16,
+            "bfloat16" => Unary::RoundBf16,
+            "float32" | "float64" => Unary::Identity,
+            "bool" => Unary::NonZero,
+            _ => Unary::Trunc,
+        },
+        _ => return Ok(None),
+    }))
+}
+
+pub(crate) fn binary_of(op: &str) -> Option<Binary> {
+    Some(match op {
+        "Add" | "Sum" => Binary::Add,
+        "Sub" => Binary::Sub,
+        "Mul" => Binary::Mul,
+        "Div" => Binary::Div,
+        "Pow" => Binary::Pow,
+        "Max" => Binary::Max,
+        "Min" => Binary::Min,
+        "PRelu" => Binary::PRelu,
+        "Equal" => Binary::Equal,
+        "Less" => Binary::Less,
+        "LessOrEqual" => Binary::LessOrEqual,
+        "Greater" => Binary::Greater,
+        "GreaterOrEqual" => Binary::GreaterOrEqual,
+        "And" => Binary::And,
+        "Or" => Binary::Or,
+        "Xor" => Binary::Xor,
+        _ => return None,
+    })
+}
+
+/// Clip whose bounds are run-time inputs: reads x, then min and/or max.
+pub fn clip_runtime(ins: &[&[f32]], out: &mut [f32], has_min: bool, has_max: bool) {
+    let lo = if has_min { ins[1][0] } else { f32::NEG_INFINITY };
+    let hi = if has_max { ins[ins.len() - 1][0] } else { f32::INFINITY };
+    Unary::Clip(lo, hi).run(ins[0], out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,4 +534,9 @@ mod tests {
             }
         }
     }
+}
+
+/// Where on float32 buffers: reads condition, x, y.
+pub fn where_select(shape: &[usize], shapes: &[Vec<usize>; 3], ins: &[&[f32]], out: &mut [f32]) {
+    where_run(shape, [&shapes[0], &shapes[1], &shapes[2]], ins[0], ins[1], ins[2], out, |c| c != 0.0)
 }

@@ -1,6 +1,9 @@
 //! Data movement (Reshape, Transpose, Slice, Gather, Pad, Expand, Concat, Split, ...): shape logic at plan
 //! time, reduced to index maps and block copies that run on float32 at predict time and on int64 when folding.
 
+use super::params::*;
+use super::{Input, Kernel, Planned};
+use crate::json::Node;
 use crate::tensor::{broadcast_shapes, normalize_axis, strides};
 use crate::Error;
 
@@ -350,6 +353,159 @@ pub fn split_run<T: Copy>(src: &[T], outer: usize, block: usize, parts: &[usize]
             off += p;
         }
     }
+}
+
+/// Reshape.
+pub(crate) fn plan_reshape(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    let x = inputs.first().map(|i| i.shape).unwrap_or(&[]);
+    need(node, inputs, 1)?;
+    let target = int_param(node, inputs, 1, "shape")?.ok_or_else(|| op_err(node, "missing shape"))?;
+    let out = reshape_shape(x, &target, node.int("allowzero", 0) != 0)?;
+    kernel(Kernel::Copy, vec![0], vec![out])
+}
+
+/// Flatten.
+pub(crate) fn plan_flatten(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    let x = inputs.first().map(|i| i.shape).unwrap_or(&[]);
+    need(node, inputs, 1)?;
+    let axis = node.int("axis", 1);
+    let axis = if axis < 0 { axis + x.len() as i64 } else { axis };
+    if axis < 0 || axis > x.len() as i64 {
+        return Err(op_err(node, format!("axis {axis} out of range for rank {}", x.len())));
+    }
+    let a = axis as usize;
+    kernel(Kernel::Copy, vec![0], vec![vec![x[..a].iter().product(), x[a..].iter().product()]])
+}
+
+/// Squeeze.
+pub(crate) fn plan_squeeze(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    let x = inputs.first().map(|i| i.shape).unwrap_or(&[]);
+    need(node, inputs, 1)?;
+    let axes = int_param(node, inputs, 1, "axes")?;
+    let out: Vec<usize> = match axes {
+        Some(axes) => {
+            let axes: Vec<usize> =
+                axes.iter().map(|&a| normalize_axis(a, x.len(), "Squeeze")).collect::<Result<_, _>>()?;
+            if let Some(&a) = axes.iter().find(|&&a| x[a] != 1) {
+                return Err(op_err(node, format!("cannot squeeze axis {a} of size {} in {x:?}", x[a])));
+            }
+            x.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect()
+        }
+        None => x.iter().copied().filter(|&d| d != 1).collect(),
+    };
+    kernel(Kernel::Copy, vec![0], vec![out])
+}
+
+/// Unsqueeze.
+pub(crate) fn plan_unsqueeze(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    let x = inputs.first().map(|i| i.shape).unwrap_or(&[]);
+    need(node, inputs, 1)?;
+    let axes = int_param(node, inputs, 1, "axes")?.ok_or_else(|| op_err(node, "missing axes"))?;
+    let rank = x.len() + axes.len();
+    let mut axes: Vec<usize> = axes.iter().map(|&a| normalize_axis(a, rank, "Unsqueeze")).collect::<Result<_, _>>()?;
+    axes.sort_unstable();
+    let mut out = x.to_vec();
+    for a in axes {
+        out.insert(a, 1);
+    }
+    kernel(Kernel::Copy, vec![0], vec![out])
+}
+
+/// Transpose.
+pub(crate) fn plan_transpose(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    let x = inputs.first().map(|i| i.shape).unwrap_or(&[]);
+    need(node, inputs, 1)?;
+    let (map, out) = transpose(x, node.ints("perm"))?;
+    kernel(Kernel::Map(map), vec![0], vec![out])
+}
+
+/// Slice.
+pub(crate) fn plan_slice(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    let x = inputs.first().map(|i| i.shape).unwrap_or(&[]);
+    need(node, inputs, 1)?;
+    let starts = int_param(node, inputs, 1, "starts")?.ok_or_else(|| op_err(node, "missing starts"))?;
+    let ends = int_param(node, inputs, 2, "ends")?.ok_or_else(|| op_err(node, "missing ends"))?;
+    let axes = int_param(node, inputs, 3, "axes")?;
+    let steps = int_param(node, inputs, 4, "steps")?;
+    let (map, out) = slice(x, &starts, &ends, axes.as_deref(), steps.as_deref())?;
+    kernel(Kernel::Map(map), vec![0], vec![out])
+}
+
+/// Gather.
+pub(crate) fn plan_gather(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    let x = inputs.first().map(|i| i.shape).unwrap_or(&[]);
+    need(node, inputs, 2)?;
+    let idx = inputs[1].value.ok_or_else(|| op_err(node, "indices must be known when planning"))?;
+    let (map, out) = gather(x, node.int("axis", 0), &idx.to_i64s(), inputs[1].shape)?;
+    kernel(Kernel::Map(map), vec![0], vec![out])
+}
+
+/// Expand.
+pub(crate) fn plan_expand(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    let x = inputs.first().map(|i| i.shape).unwrap_or(&[]);
+    need(node, inputs, 2)?;
+    let target = int_param(node, inputs, 1, "shape")?.unwrap_or_default();
+    let (map, out) = expand(x, &target)?;
+    kernel(Kernel::Map(map), vec![0], vec![out])
+}
+
+/// Tile.
+pub(crate) fn plan_tile(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    let x = inputs.first().map(|i| i.shape).unwrap_or(&[]);
+    need(node, inputs, 2)?;
+    let repeats = int_param(node, inputs, 1, "repeats")?.unwrap_or_default();
+    let (map, out) = tile(x, &repeats)?;
+    kernel(Kernel::Map(map), vec![0], vec![out])
+}
+
+/// Pad.
+pub(crate) fn plan_pad(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    let x = inputs.first().map(|i| i.shape).unwrap_or(&[]);
+    need(node, inputs, 1)?;
+    let pads = int_param(node, inputs, 1, "pads")?.ok_or_else(|| op_err(node, "missing pads"))?;
+    let runtime_value = node.input(2).is_some() && inputs.get(2).is_some_and(|i| i.value.is_none());
+    let value = if runtime_value { 0.0 } else { float_param(node, inputs, 2, "value", 0.0)? };
+    let axes = int_param(node, inputs, 3, "axes_")?;
+    let mode = match node.string("mode").unwrap_or("constant") {
+        "constant" => PadMode::Constant,
+        "reflect" => PadMode::Reflect,
+        "edge" => PadMode::Edge,
+        "wrap" => PadMode::Wrap,
+        m => return Err(op_err(node, format!("unknown mode {m:?}"))),
+    };
+    let (map, out) = pad(x, &pads, axes.as_deref(), mode, value)?;
+    if runtime_value {
+        kernel(Kernel::MapRuntimePad(map), vec![0, 2], vec![out])
+    } else {
+        kernel(Kernel::Map(map), vec![0], vec![out])
+    }
+}
+
+/// Concat.
+pub(crate) fn plan_concat(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    let present: Vec<usize> = (0..inputs.len()).filter(|&i| node.input(i).is_some()).collect();
+    let shapes: Vec<&[usize]> = present.iter().map(|&i| inputs[i].shape).collect();
+    let (out, outer, blocks) = concat_shape(&shapes, node.int("axis", 0))?;
+    kernel(Kernel::Concat { outer, blocks }, present, vec![out])
+}
+
+/// Split.
+pub(crate) fn plan_split(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    let x = inputs.first().map(|i| i.shape).unwrap_or(&[]);
+    need(node, inputs, 1)?;
+    let axis = node.int("axis", 0);
+    let a = normalize_axis(axis, x.len(), "Split")?;
+    let n_out = node.outputs.len();
+    let sizes: Vec<usize> = match int_param(node, inputs, 1, "split")? {
+        Some(s) => s.iter().map(|&v| v.max(0) as usize).collect(),
+        None => {
+            let parts = node.int("num_outputs", n_out as i64).max(1) as usize;
+            let each = x[a].div_ceil(parts);
+            (0..parts).map(|i| each.min(x[a].saturating_sub(i * each))).collect()
+        }
+    };
+    let sp = split_shape(x, axis, &sizes)?;
+    kernel(Kernel::Split { outer: sp.outer, block: sp.block, parts: sp.parts }, vec![0], sp.shapes)
 }
 
 #[cfg(test)]

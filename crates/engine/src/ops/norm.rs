@@ -1,5 +1,12 @@
 //! Normalization and softmax: BatchNormalization, InstanceNormalization, LayerNormalization, (Log)Softmax.
 
+use super::layout::{self, IndexMap};
+use super::params::*;
+use super::{Input, Kernel, Planned};
+use crate::json::Node;
+use crate::tensor::normalize_axis;
+use crate::Error;
+
 /// y = x * scale[c] + shift[c] over [outer, c, inner] (inference BatchNormalization, precomputed).
 pub fn channel_affine(x: &[f32], out: &mut [f32], scale: &[f32], shift: &[f32], inner: usize) {
     let c = scale.len();
@@ -88,4 +95,115 @@ pub fn softmax(x: &[f32], out: &mut [f32], outer: usize, len: usize, inner: usiz
             }
         }
     }
+}
+
+/// BatchNormalization (inference): a per-channel affine when its parameters are constant.
+pub(crate) fn plan_batchnorm(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    let x = inputs.first().map(|i| i.shape).unwrap_or(&[]);
+    need(node, inputs, 5)?;
+    if x.len() < 2 {
+        return Err(op_err(node, format!("expects rank >= 2, got {x:?}")));
+    }
+    let inner: usize = x[2..].iter().product();
+    let eps = node.float("epsilon", 1e-5);
+    let out_shapes = vec![x.to_vec()];
+    match (1..5).map(|i| const_f32(node, inputs, i)).collect::<Option<Vec<_>>>() {
+        Some(p) => {
+            let (scale, shift) = batchnorm_coefficients(&p[0], &p[1], &p[2], &p[3], eps);
+            kernel(Kernel::ChannelAffine { scale, shift, inner }, vec![0], out_shapes)
+        }
+        None => kernel(Kernel::BatchNormRuntime { eps, inner }, vec![0, 1, 2, 3, 4], out_shapes),
+    }
+}
+
+/// InstanceNormalization.
+pub(crate) fn plan_instance_norm(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    let x = inputs.first().map(|i| i.shape).unwrap_or(&[]);
+    need(node, inputs, 3)?;
+    let inner = x[2..].iter().product();
+    let eps = node.float("epsilon", 1e-5);
+    let sb = const_f32(node, inputs, 1).zip(const_f32(node, inputs, 2));
+    let reads = if sb.is_some() { vec![0] } else { vec![0, 1, 2] };
+    kernel(Kernel::Normalize { inner, eps, per_element: false, scale_bias: sb }, reads, vec![x.to_vec()])
+}
+
+/// LayerNormalization, with the optional mean and inverse-std outputs.
+pub(crate) fn plan_layer_norm(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    let x = inputs.first().map(|i| i.shape).unwrap_or(&[]);
+    need(node, inputs, 1)?;
+    let axis = normalize_axis(node.int("axis", -1), x.len(), "LayerNormalization")?;
+    let inner: usize = x[axis..].iter().product();
+    let eps = node.float("epsilon", 1e-5);
+    let expand = |i: usize| -> Result<Option<Vec<f32>>, Error> {
+        if node.input(i).is_none() {
+            return Ok(Some(Vec::new()));
+        }
+        let Some(v) = inputs.get(i).and_then(|inp| inp.value) else { return Ok(None) };
+        let map = layout::broadcast_to(&v.shape, &x[axis..])?;
+        let mut out = vec![0.0; inner];
+        map.run_f32(&v.to_f32s(), &mut out);
+        Ok(Some(out))
+    };
+    let mut out_shapes = vec![x.to_vec()];
+    if node.outputs.iter().skip(1).any(|o| !o.is_empty()) {
+        let stats: Vec<usize> = (0..x.len()).map(|d| if d < axis { x[d] } else { 1 }).collect();
+        out_shapes.push(stats.clone());
+        out_shapes.push(stats);
+    }
+    match (expand(1)?, expand(2)?) {
+        (Some(scale), Some(bias)) => kernel(
+            Kernel::Normalize { inner, eps, per_element: true, scale_bias: Some((scale, bias)) },
+            vec![0],
+            out_shapes,
+        ),
+        _ => {
+            let scale_map = layout::broadcast_to(inputs[1].shape, &x[axis..])?;
+            let bias_map = match node.input(2) {
+                Some(_) => Some(layout::broadcast_to(inputs[2].shape, &x[axis..])?),
+                None => None,
+            };
+            let reads = if bias_map.is_some() { vec![0, 1, 2] } else { vec![0, 1] };
+            kernel(Kernel::LayerNormRuntime { inner, eps, scale_map, bias_map }, reads, out_shapes)
+        }
+    }
+}
+
+/// Softmax and LogSoftmax along one axis.
+pub(crate) fn plan_softmax(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    let x = inputs.first().map(|i| i.shape).unwrap_or(&[]);
+    let op = node.op.as_str();
+    need(node, inputs, 1)?;
+    let log = op == "LogSoftmax";
+    let axis = normalize_axis(node.int("axis", -1), x.len(), op)?;
+    let (outer, len, inner) = if node.int("coerce_2d", 0) != 0 {
+        (x[..axis].iter().product(), x[axis..].iter().product(), 1)
+    } else {
+        (x[..axis].iter().product(), x[axis], x[axis + 1..].iter().product())
+    };
+    kernel(Kernel::Softmax { outer, len, inner, log }, vec![0], vec![x.to_vec()])
+}
+
+/// BatchNormalization whose parameters arrive at run time: reads x, scale, B, mean, var.
+pub fn batchnorm_runtime(ins: &[&[f32]], out: &mut [f32], eps: f32, inner: usize) {
+    let (scale, shift) = batchnorm_coefficients(ins[1], ins[2], ins[3], ins[4], eps);
+    channel_affine(ins[0], out, &scale, &shift, inner)
+}
+
+/// LayerNormalization whose scale (and bias) arrive at run time, broadcast over the normalized axes.
+pub fn layer_norm_runtime(
+    ins: &[&[f32]],
+    out: &mut [f32],
+    inner: usize,
+    eps: f32,
+    scale_map: &IndexMap,
+    bias_map: Option<&IndexMap>,
+) {
+    let mut scale = vec![0.0; inner];
+    scale_map.run_f32(ins[1], &mut scale);
+    let bias = bias_map.map_or_else(Vec::new, |m| {
+        let mut b = vec![0.0; inner];
+        m.run_f32(ins[2], &mut b);
+        b
+    });
+    normalize_groups(ins[0], out, inner, eps, &scale, &bias, true)
 }

@@ -1,6 +1,11 @@
 //! Max/average pooling (windowed and global), NCHW, 1-D and 2-D.
 
 use super::conv::Window;
+use super::conv::{out_spatial, window_attrs};
+use super::params::*;
+use super::{Input, Kernel, Planned};
+use crate::json::Node;
+use crate::Error;
 
 /// A planned windowed pool over `planes` = N*C planes.
 #[derive(Clone, Debug)]
@@ -65,4 +70,40 @@ pub fn global_pool(x: &[f32], out: &mut [f32], inner: usize, max: bool) {
             src.iter().sum::<f32>() / inner as f32
         };
     }
+}
+
+/// MaxPool and AveragePool (1-D and 2-D windows).
+pub(crate) fn plan_pool(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    need(node, inputs, 1)?;
+    let x = inputs[0].shape;
+    if x.len() < 3 {
+        return Err(op_err(node, format!("expects rank >= 3, got {x:?}")));
+    }
+    if node.outputs.iter().skip(1).any(|o| !o.is_empty()) {
+        return Err(op_err(node, "the Indices output is not supported"));
+    }
+    let ks: Vec<usize> = node
+        .ints("kernel_shape")
+        .ok_or_else(|| op_err(node, "missing kernel_shape"))?
+        .iter()
+        .map(|&k| k.max(1) as usize)
+        .collect();
+    let (win, pb, pr) = window_attrs(node, &x[2..], &ks, node.int("ceil_mode", 0) != 0)?;
+    let max = node.op == "MaxPool";
+    let pool = Pool { planes: x[0] * x[1], win, max, count_include_pad: node.int("count_include_pad", 0) != 0, pb, pr };
+    kernel(Kernel::Pool(Box::new(pool)), vec![0], vec![out_spatial(x[0], x[1], &win, x.len() - 2)])
+}
+
+/// GlobalAveragePool and GlobalMaxPool.
+pub(crate) fn plan_global_pool(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    let x = inputs.first().map(|i| i.shape).unwrap_or(&[]);
+    let op = node.op.as_str();
+    need(node, inputs, 1)?;
+    if x.len() < 2 {
+        return Err(op_err(node, format!("expects rank >= 2, got {x:?}")));
+    }
+    let inner = x[2..].iter().product();
+    let mut out = x[..2].to_vec();
+    out.extend(std::iter::repeat_n(1, x.len() - 2));
+    kernel(Kernel::GlobalPool { inner, max: op == "GlobalMaxPool" }, vec![0], vec![out])
 }

@@ -1,6 +1,12 @@
 //! Reductions over a set of axes (ReduceMean/Sum/Max/Min/Prod/L1/L2/SumSquare/LogSumExp).
 
+use super::elementwise::Unary;
+use super::params::*;
+use super::{Input, Kernel, Planned};
+use crate::json::Node;
+use crate::tensor::normalize_axis;
 use crate::tensor::strides;
+use crate::Error;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ReduceKind {
@@ -80,4 +86,36 @@ impl Reduce {
             })
             .collect()
     }
+}
+
+/// Every Reduce* op over its axes (input 1 or the `axes` attribute), with keepdims and noop_with_empty_axes.
+pub(crate) fn plan_reduce(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
+    need(node, inputs, 1)?;
+    let x = inputs[0].shape;
+    let kind = match node.op.as_str() {
+        "ReduceMean" => ReduceKind::Mean,
+        "ReduceSum" => ReduceKind::Sum,
+        "ReduceMax" => ReduceKind::Max,
+        "ReduceMin" => ReduceKind::Min,
+        "ReduceProd" => ReduceKind::Prod,
+        "ReduceL1" => ReduceKind::L1,
+        "ReduceL2" => ReduceKind::L2,
+        "ReduceSumSquare" => ReduceKind::SumSquare,
+        "ReduceLogSum" => ReduceKind::LogSum,
+        "ReduceLogSumExp" => ReduceKind::LogSumExp,
+        other => return Err(Error::Unsupported(format!("op {other:?} (node {:?}) is not supported", node.name))),
+    };
+    let axes = int_param(node, inputs, 1, "axes")?.unwrap_or_default();
+    let axes: Vec<usize> = if axes.is_empty() {
+        if node.int("noop_with_empty_axes", 0) != 0 {
+            return kernel(Kernel::Unary(Unary::Identity), vec![0], vec![x.to_vec()]);
+        }
+        (0..x.len()).collect()
+    } else {
+        axes.iter().map(|&a| normalize_axis(a, x.len(), &node.op)).collect::<Result<_, _>>()?
+    };
+    let keep = node.int("keepdims", 1) != 0;
+    let out: Vec<usize> =
+        (0..x.len()).filter_map(|d| if axes.contains(&d) { keep.then_some(1) } else { Some(x[d]) }).collect();
+    kernel(Kernel::Reduce(Box::new(Reduce::new(kind, x, &axes))), vec![0], vec![out])
 }
