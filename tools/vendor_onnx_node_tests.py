@@ -22,7 +22,7 @@ OPS = {
     "BatchNormalization", "InstanceNormalization", "LayerNormalization", "Flatten", "Reshape", "Transpose",
     "Concat", "Split", "Slice", "Squeeze", "Unsqueeze", "Pad", "ReduceMean", "ReduceSum", "ReduceMax",
     "ReduceMin", "Gather", "Shape", "Cast", "Constant", "ConstantOfShape", "Expand", "Where", "Identity",
-    "Dropout",
+    "Dropout", "ArgMax", "ArgMin",
 }
 MAX_BYTES = 2_000_000
 

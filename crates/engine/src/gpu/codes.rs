@@ -97,5 +97,7 @@ pub fn reduce(kind: ReduceKind) -> u32 {
         ReduceKind::SumSquare => 7,
         ReduceKind::LogSum => 8,
         ReduceKind::LogSumExp => 9,
+        ReduceKind::ArgMax { .. } => 10,
+        ReduceKind::ArgMin { .. } => 11,
     }
 }

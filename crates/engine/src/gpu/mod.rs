@@ -183,6 +183,7 @@ impl Gpu {
             (Shader::Norm, "softmax"),
             (Shader::Norm, "normalize"),
             (Shader::Reduce, "reduce"),
+            (Shader::Reduce, "arg_reduce"),
         ];
         for &(shader, entry) in ENTRIES {
             let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::{codes, floats_from_bytes, Gpu, PipelineKey, Shader};
 use crate::ops::conv::Window;
 use crate::ops::gemm::Activation;
+use crate::ops::reduce::ReduceKind;
 use crate::ops::{Kernel, MatBias};
 use crate::plan::{Plan, PlanKey, Source, Step, PLAN_CACHE};
 use crate::tensor::{broadcast_strides, Data, Tensor};
@@ -644,14 +645,22 @@ impl GpuModel {
                 let bases = gpu.upload_u32("reduce bases", &u32s(&r.bases));
                 let offsets = gpu.upload_u32("reduce offsets", &u32s(&r.offsets));
                 let params = u32s(&[r.bases.len(), r.offsets.len()]);
+                let mut constants = vec![constant("KIND", codes::reduce(r.kind))];
+                let (entry, groups) = match r.kind {
+                    ReduceKind::ArgMax { last } | ReduceKind::ArgMin { last } => {
+                        constants.push(constant("LAST", last as u32));
+                        ("arg_reduce", grid(r.bases.len().div_ceil(WG)))
+                    }
+                    _ => ("reduce", grid(r.bases.len())),
+                };
                 let job = Job {
                     shader: Shader::Reduce,
-                    entry: "reduce",
-                    constants: vec![constant("KIND", codes::reduce(r.kind))],
+                    entry,
+                    constants,
                     params,
                     out,
                     bind: vec![(2, ins[0]), (3, &bases), (4, &offsets)],
-                    groups: grid(r.bases.len()),
+                    groups,
                 };
                 commands.push(self.finish(job));
             }

@@ -74,3 +74,27 @@ fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     }
     out[o] = r;
 }
+
+// ArgMax (KIND 10) and ArgMin (KIND 11) along one axis: one invocation per output element, scanning its
+// offsets in axis order; LAST = 1 keeps the last index on ties. params: [outputs, count]
+override LAST: u32 = 0u;
+
+@compute @workgroup_size(256)
+fn arg_reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let o = job_index(wid, nwg, lid);
+    if (o >= params[0]) {
+        return;
+    }
+    let base = bases[o];
+    var best = in0[base + offsets[0]];
+    var index = 0u;
+    for (var j = 1u; j < params[1]; j++) {
+        let v = in0[base + offsets[j]];
+        let better = select((v < best), (v > best), KIND == 10u);
+        if (better || (LAST == 1u && v == best)) {
+            best = v;
+            index = j;
+        }
+    }
+    out[o] = f32(index);
+}

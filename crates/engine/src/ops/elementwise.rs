@@ -505,6 +505,11 @@ pub fn clip_runtime(ins: &[&[f32]], out: &mut [f32], has_min: bool, has_max: boo
     Unary::Clip(lo, hi).run(ins[0], out)
 }
 
+/// Where on float32 buffers: reads condition, x, y.
+pub fn where_select(shape: &[usize], shapes: &[Vec<usize>; 3], ins: &[&[f32]], out: &mut [f32]) {
+    where_run(shape, [&shapes[0], &shapes[1], &shapes[2]], ins[0], ins[1], ins[2], out, |c| c != 0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -534,9 +539,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Where on float32 buffers: reads condition, x, y.
-pub fn where_select(shape: &[usize], shapes: &[Vec<usize>; 3], ins: &[&[f32]], out: &mut [f32]) {
-    where_run(shape, [&shapes[0], &shapes[1], &shapes[2]], ins[0], ins[1], ins[2], out, |c| c != 0.0)
 }

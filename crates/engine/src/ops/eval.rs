@@ -4,6 +4,7 @@
 use super::elementwise::{self, Unary};
 use super::layout;
 use super::params::op_err;
+use super::reduce::ReduceKind;
 use super::Kernel;
 use crate::json::Node;
 use crate::tensor::{Data, Tensor};
@@ -32,7 +33,11 @@ impl Kernel {
             let mut outs: Vec<Vec<f32>> = out_shapes.iter().map(|s| vec![0.0; s.iter().product()]).collect();
             let mut out_refs: Vec<&mut [f32]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
             self.run(&refs, &mut out_refs, &mut Vec::new());
-            let to_int = matches!(self, Kernel::Unary(Unary::Trunc | Unary::NonZero));
+            let to_int = match self {
+                Kernel::Unary(Unary::Trunc | Unary::NonZero) => true,
+                Kernel::Reduce(r) => matches!(r.kind, ReduceKind::ArgMax { .. } | ReduceKind::ArgMin { .. }),
+                _ => false,
+            };
             return Ok(outs
                 .into_iter()
                 .zip(out_shapes)

@@ -12,7 +12,7 @@
 //! | [`conv`] | Conv, ConvTranspose |
 //! | [`pool`] | MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool |
 //! | [`norm`] | BatchNormalization, InstanceNormalization, LayerNormalization, Softmax, LogSoftmax |
-//! | [`reduce`] | Reduce* |
+//! | [`reduce`] | Reduce*, ArgMax, ArgMin |
 
 pub mod conv;
 pub mod elementwise;
@@ -130,6 +130,8 @@ pub const OPS: &[(&str, Planner)] = &[
     ("Abs", elementwise::plan_unary),
     ("Add", elementwise::plan_binary),
     ("And", elementwise::plan_binary),
+    ("ArgMax", reduce::plan_arg_reduce),
+    ("ArgMin", reduce::plan_arg_reduce),
     ("AveragePool", pool::plan_pool),
     ("BatchNormalization", norm::plan_batchnorm),
     ("Cast", elementwise::plan_unary),
@@ -289,5 +291,60 @@ impl Kernel {
             Kernel::Softmax { outer, len, inner, log } => norm::softmax(ins[0], out, *outer, *len, *inner, *log),
             Kernel::Reduce(r) => r.run(ins[0], out),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::Attr;
+
+    pub(crate) fn node(op: &str, inputs: usize, attrs: &[(&str, Attr)]) -> Node {
+        Node {
+            name: format!("{op}_0"),
+            op: op.into(),
+            inputs: (0..inputs).map(|i| format!("in{i}")).collect(),
+            outputs: vec!["out".into()],
+            attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+        }
+    }
+
+    pub(crate) fn shape_input(shape: &[usize]) -> Input<'_> {
+        Input { shape, value: None, shared: None }
+    }
+
+    #[test]
+    fn the_dispatch_table_is_sorted_and_has_no_duplicates() {
+        let names: Vec<&str> = supported_ops().collect();
+        let mut sorted = names.clone();
+        sorted.sort_by_key(|n| n.to_ascii_lowercase());
+        sorted.dedup();
+        assert_eq!(names, sorted);
+        assert!(names.len() >= 90, "{} ops", names.len());
+    }
+
+    #[test]
+    fn an_unknown_op_is_an_unsupported_op_error_naming_the_node() {
+        let err = plan_node(&node("NoSuchOp", 1, &[]), &[shape_input(&[2])]).err().unwrap();
+        assert!(matches!(&err, Error::UnsupportedOp { op, node } if op == "NoSuchOp" && node == "NoSuchOp_0"), "{err}");
+        assert_eq!(err.name(), "UnsupportedOpError");
+    }
+
+    #[test]
+    fn every_table_entry_reaches_its_family_planner() {
+        for (name, _) in OPS {
+            if let Err(e) = plan_node(&node(name, 0, &[]), &[]) {
+                assert!(!matches!(e, Error::UnsupportedOp { .. }), "{name}: {e}");
+                assert!(e.to_string().contains(name), "{name}: the error should name the op: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_planner_error_names_op_and_node() {
+        let err = plan_node(&node("Add", 2, &[]), &[shape_input(&[2, 3]), shape_input(&[4])]).err().unwrap();
+        let msg = err.to_string();
+        assert!(msg.starts_with("Add node \"Add_0\""), "{msg}");
+        assert!(msg.contains("[2, 3]") && msg.contains("[4]"), "{msg}");
     }
 }

@@ -207,3 +207,55 @@ pub fn layer_norm_runtime(
     });
     normalize_groups(ins[0], out, inner, eps, &scale, &bias, true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batchnorm_coefficients_fold_mean_and_variance() {
+        let (scale, shift) = batchnorm_coefficients(&[2.0], &[1.0], &[3.0], &[4.0], 0.0);
+        assert_eq!((scale[0], shift[0]), (1.0, -2.0));
+        let mut y = [0.0; 4];
+        channel_affine(&[3.0, 5.0, 7.0, 1.0], &mut y, &scale, &shift, 4);
+        assert_eq!(y, [1.0, 3.0, 5.0, -1.0]);
+    }
+
+    #[test]
+    fn softmax_rows_sum_to_one_and_log_softmax_matches() {
+        let x = [1.0, 2.0, 3.0, -1.0, 0.0, 1.0];
+        let mut y = [0.0; 6];
+        softmax(&x, &mut y, 2, 3, 1, false);
+        for row in y.chunks(3) {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        }
+        assert!((y[0] - y[3]).abs() < 1e-6, "softmax is shift invariant");
+        let mut log = [0.0; 6];
+        softmax(&x, &mut log, 2, 3, 1, true);
+        for (l, p) in log.iter().zip(&y) {
+            assert!((l - p.ln()).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn softmax_along_a_middle_axis_uses_the_inner_stride() {
+        let x = [0.0, 10.0, 0.0, 10.0];
+        let mut y = [0.0; 4];
+        softmax(&x, &mut y, 1, 2, 2, false);
+        assert!((y[0] - 0.5).abs() < 1e-6 && (y[1] - 0.5).abs() < 1e-6, "{y:?}");
+    }
+
+    #[test]
+    fn normalize_groups_gives_zero_mean_unit_variance() {
+        let x = [1.0, 3.0, 10.0, 30.0];
+        let mut y = [0.0; 4];
+        normalize_groups(&x, &mut y, 2, 0.0, &[1.0, 1.0], &[0.0, 0.0], false);
+        for v in y {
+            assert!((v.abs() - 1.0).abs() < 1e-5, "{y:?}");
+        }
+        let (mut mean, mut inv_std) = ([0.0; 2], [0.0; 2]);
+        group_stats(&x, 2, 0.0, &mut mean, &mut inv_std);
+        assert_eq!(mean, [2.0, 20.0]);
+        assert!((inv_std[1] - 0.1).abs() < 1e-6);
+    }
+}

@@ -107,3 +107,58 @@ pub(crate) fn plan_global_pool(node: &Node, inputs: &[Input]) -> Result<Planned,
     out.extend(std::iter::repeat_n(1, x.len() - 2));
     kernel(Kernel::GlobalPool { inner, max: op == "GlobalMaxPool" }, vec![0], vec![out])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::Attr;
+    use crate::ops::tests::{node, shape_input};
+    use crate::ops::{Kernel, Planned};
+
+    fn planned_pool(op: &str, shape: &[usize], attrs: &[(&str, Attr)]) -> (Pool, Vec<usize>) {
+        match crate::ops::plan_node(&node(op, 1, attrs), &[shape_input(shape)]).unwrap() {
+            Planned::Kernel { kernel: Kernel::Pool(p), out_shapes, .. } => (*p, out_shapes[0].clone()),
+            _ => panic!("{op} should plan a pool"),
+        }
+    }
+
+    #[test]
+    fn max_pool_2x2_stride_2() {
+        let attrs = [("kernel_shape", Attr::Ints(vec![2, 2])), ("strides", Attr::Ints(vec![2, 2]))];
+        let (p, out) = planned_pool("MaxPool", &[1, 1, 2, 4], &attrs);
+        assert_eq!(out, vec![1, 1, 1, 2]);
+        let mut y = [0.0; 2];
+        p.run(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], &mut y);
+        assert_eq!(y, [6.0, 8.0]);
+    }
+
+    #[test]
+    fn average_pool_excludes_padding_unless_asked() {
+        let attrs = |include: i64| {
+            [
+                ("kernel_shape", Attr::Ints(vec![3])),
+                ("pads", Attr::Ints(vec![1, 1])),
+                ("count_include_pad", Attr::Int(include)),
+            ]
+        };
+        let x = [3.0, 6.0];
+        let (p, out) = planned_pool("AveragePool", &[1, 1, 2], &attrs(0));
+        assert_eq!(out, vec![1, 1, 2]);
+        let mut y = [0.0; 2];
+        p.run(&x, &mut y);
+        assert_eq!(y, [4.5, 4.5]);
+        let (p, _) = planned_pool("AveragePool", &[1, 1, 2], &attrs(1));
+        p.run(&x, &mut y);
+        assert_eq!(y, [3.0, 3.0]);
+    }
+
+    #[test]
+    fn global_pools_reduce_each_plane() {
+        let x = [1.0, 2.0, 3.0, 4.0, -1.0, -2.0];
+        let mut y = [0.0; 2];
+        global_pool(&x, &mut y, 3, false);
+        assert_eq!(y, [2.0, 1.0 / 3.0]);
+        global_pool(&x, &mut y, 3, true);
+        assert_eq!(y, [3.0, 4.0]);
+    }
+}
