@@ -9,7 +9,7 @@ ONNX_VENV ?= $(CURDIR)/.venv-onnx
 TF_VENV ?= $(CURDIR)/.venv-tf
 BROWSER_TEST = WASM_BINDGEN_TEST_TIMEOUT=180 cargo test --release --target wasm32-unknown-unknown -p webinfer --test web
 
-.PHONY: all bootstrap build pkg test-root-commands test-doc-commands www-pkg demo-model demo test test-native test-chromium test-firefox test-page test-bench-smoke lint bench bench-models bench-cpu bench-convert interop-fixtures clean
+.PHONY: all bootstrap build pkg test-root-commands test-doc-commands www-pkg demo-model demo test test-native test-chromium test-firefox test-page test-bench-smoke lint bench bench-models bench-cpu bench-convert bundle-size interop-fixtures clean
 
 all: build
 
@@ -73,6 +73,10 @@ bench-models: bootstrap
 # Regenerates tests/fixtures/interop (Keras/SavedModel/TF.js models and their Keras and TF.js outputs).
 interop-fixtures:
 	$(TF_VENV)/bin/python tools/make_interop_fixtures.py
+
+# Gzipped bundle sizes: the default build and one without the TF.js translators (BENCHMARKS.md records them).
+bundle-size: bootstrap
+	./tools/bundle-size.sh
 
 bench-cpu: pkg
 	node bench/cpu.mjs
