@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Targeted op cases with onnxruntime reference outputs, in the ONNX node-test layout, into tests/onnx_ops/:
 odd GEMM/conv sizes, batch 1 and 7, broadcasting corners, fused patterns. Run by the same harness as the
-ONNX backend node tests (converter/tests/onnx_node.rs).
+ONNX backend node tests (crates/backend-tests/tests/onnx_node.rs).
 
     .venv/bin/python tools/make_op_cases.py
 """
