@@ -82,4 +82,9 @@ if [ -f "$here/bench/package-lock.json" ] && [ ! -d "$here/bench/node_modules/on
   (cd "$here/bench" && npm ci --silent --no-audit --no-fund >/dev/null)
 fi
 
-say "ready: wasm-bindgen $wbg, wasm-pack 0.15.1, geckodriver 0.37.1, wasm-opt $(wasm-opt --version | awk '{print $3}'), $(chromium --version), $(firefox-esr --version)"
+# The version comes from the browser binary, not Debian's /usr/bin/chromium wrapper: the wrapper's
+# /etc/chromium.d/dev-shm assumes `findmnt -T /dev/shm` prints one line, and where /dev/shm is mounted twice
+# (containers) it prints two and the wrapper logs "[: ...: unexpected operator".
+chromium_bin=/usr/lib/chromium/chromium
+[ -x "$chromium_bin" ] || chromium_bin=chromium
+say "ready: wasm-bindgen $wbg, wasm-pack 0.15.1, geckodriver 0.37.1, wasm-opt $(wasm-opt --version | awk '{print $3}'), $("$chromium_bin" --version), $(firefox-esr --version)"
