@@ -35,30 +35,30 @@ fn pow_real(a: f32, b: f32) -> f32 {
     return pow(a, b);
 }
 
-// Binary op codes: the order of `Binary` in src/gpu/codes.rs.
+// Binary ops by their codes (BINARY_OPS in src/gpu/codes.rs).
 fn apply_binary(a: f32, b: f32) -> f32 {
     switch OP {
-        case 0u: { return a + b; }
-        case 1u: { return a - b; }
-        case 2u: { return a * b; }
-        case 3u: { return a / b; }
-        case 4u: { return pow_real(a, b); }
-        case 5u: { return max(a, b); }
-        case 6u: { return min(a, b); }
-        case 7u: {
+        case BINARY_ADD: { return a + b; }
+        case BINARY_SUB: { return a - b; }
+        case BINARY_MUL: { return a * b; }
+        case BINARY_DIV: { return a / b; }
+        case BINARY_POW: { return pow_real(a, b); }
+        case BINARY_MAX: { return max(a, b); }
+        case BINARY_MIN: { return min(a, b); }
+        case BINARY_MOD: {
             let r = a % b;
             return select(r, r + b, r != 0.0 && ((r < 0.0) != (b < 0.0)));
         }
-        case 8u: { return a % b; }
-        case 9u: { return select(a, a * b, a < 0.0); }
-        case 10u: { return select(0.0, 1.0, a == b); }
-        case 11u: { return select(0.0, 1.0, a < b); }
-        case 12u: { return select(0.0, 1.0, a <= b); }
-        case 13u: { return select(0.0, 1.0, a > b); }
-        case 14u: { return select(0.0, 1.0, a >= b); }
-        case 15u: { return select(0.0, 1.0, a != 0.0 && b != 0.0); }
-        case 16u: { return select(0.0, 1.0, a != 0.0 || b != 0.0); }
-        case 17u: { return select(0.0, 1.0, (a != 0.0) != (b != 0.0)); }
+        case BINARY_FMOD: { return a % b; }
+        case BINARY_PRELU: { return select(a, a * b, a < 0.0); }
+        case BINARY_EQUAL: { return select(0.0, 1.0, a == b); }
+        case BINARY_LESS: { return select(0.0, 1.0, a < b); }
+        case BINARY_LESS_OR_EQUAL: { return select(0.0, 1.0, a <= b); }
+        case BINARY_GREATER: { return select(0.0, 1.0, a > b); }
+        case BINARY_GREATER_OR_EQUAL: { return select(0.0, 1.0, a >= b); }
+        case BINARY_AND: { return select(0.0, 1.0, a != 0.0 && b != 0.0); }
+        case BINARY_OR: { return select(0.0, 1.0, a != 0.0 || b != 0.0); }
+        case BINARY_XOR: { return select(0.0, 1.0, (a != 0.0) != (b != 0.0)); }
         default: { return a; }
     }
 }

@@ -16,7 +16,7 @@ use crate::Error;
 
 pub use plan::{GpuModel, PendingPrediction};
 
-/// The WGSL files, each compiled with `common.wgsl` in front.
+/// The WGSL files, each compiled with the generated op codes and `common.wgsl` in front.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Shader {
     Elementwise,
@@ -29,16 +29,18 @@ enum Shader {
 }
 
 impl Shader {
-    fn source(self) -> &'static str {
-        match self {
-            Shader::Elementwise => concat!(include_str!("common.wgsl"), include_str!("elementwise.wgsl")),
-            Shader::Layout => concat!(include_str!("common.wgsl"), include_str!("layout.wgsl")),
-            Shader::Gemm => concat!(include_str!("common.wgsl"), include_str!("gemm.wgsl")),
-            Shader::Conv => concat!(include_str!("common.wgsl"), include_str!("conv.wgsl")),
-            Shader::Pool => concat!(include_str!("common.wgsl"), include_str!("pool.wgsl")),
-            Shader::Norm => concat!(include_str!("common.wgsl"), include_str!("norm.wgsl")),
-            Shader::Reduce => concat!(include_str!("common.wgsl"), include_str!("reduce.wgsl")),
-        }
+    /// The WGSL compiled for this shader: the generated op-code constants, `common.wgsl`, the family file.
+    fn source(self) -> String {
+        let family = match self {
+            Shader::Elementwise => include_str!("elementwise.wgsl"),
+            Shader::Layout => include_str!("layout.wgsl"),
+            Shader::Gemm => include_str!("gemm.wgsl"),
+            Shader::Conv => include_str!("conv.wgsl"),
+            Shader::Pool => include_str!("pool.wgsl"),
+            Shader::Norm => include_str!("norm.wgsl"),
+            Shader::Reduce => include_str!("reduce.wgsl"),
+        };
+        [codes::prelude().as_str(), include_str!("common.wgsl"), family].concat()
     }
 
     /// Bindings after the parameters (0) and output (1): (binding, writable).

@@ -20,14 +20,14 @@ fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
             m = max(m, in0[base + j * inner]);
         }
     }
-    m = workgroup_reduce(lid, MAX, m);
+    m = workgroup_reduce(lid, REDUCE_MAX, m);
     var s = 0.0;
     if (live) {
         for (var j = lid; j < len; j += WG) {
             s += exp(in0[base + j * inner] - m);
         }
     }
-    s = workgroup_reduce(lid, SUM, s);
+    s = workgroup_reduce(lid, REDUCE_SUM, s);
     if (!live) {
         return;
     }
@@ -59,7 +59,7 @@ fn normalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
             s += in0[base + j];
         }
     }
-    let mean = workgroup_reduce(lid, SUM, s) / f32(inner);
+    let mean = workgroup_reduce(lid, REDUCE_SUM, s) / f32(inner);
     var q = 0.0;
     if (live) {
         for (var j = lid; j < inner; j += WG) {
@@ -67,7 +67,7 @@ fn normalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
             q += d * d;
         }
     }
-    let inv = 1.0 / sqrt(workgroup_reduce(lid, SUM, q) / f32(inner) + param_f32(2u));
+    let inv = 1.0 / sqrt(workgroup_reduce(lid, REDUCE_SUM, q) / f32(inner) + param_f32(2u));
     if (!live) {
         return;
     }

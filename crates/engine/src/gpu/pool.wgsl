@@ -62,7 +62,7 @@ fn global_pool(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
             acc = select(acc + v, max(acc, v), is_max);
         }
     }
-    let total = workgroup_reduce(lid, select(SUM, MAX, is_max), acc);
+    let total = workgroup_reduce(lid, select(REDUCE_SUM, REDUCE_MAX, is_max), acc);
     if (live && lid == 0u) {
         out[plane] = select(total / f32(max(inner, 1u)), total, is_max);
     }

@@ -3,23 +3,23 @@
 @group(0) @binding(3) var<storage, read> bases: array<u32>;
 @group(0) @binding(4) var<storage, read> offsets: array<u32>;
 
-// Reduction kinds: the order of `ReduceKind` in src/gpu/codes.rs.
-override KIND: u32 = 0u;
+// The reduction kind: a REDUCE_ code (REDUCE_KINDS in src/gpu/codes.rs).
+override KIND: u32 = REDUCE_MEAN;
 
 fn identity(op: u32) -> f32 {
     switch op {
-        case 2u: { return -infinity(); }
-        case 3u: { return infinity(); }
-        case 4u: { return 1.0; }
+        case REDUCE_MAX: { return -infinity(); }
+        case REDUCE_MIN: { return infinity(); }
+        case REDUCE_PROD: { return 1.0; }
         default: { return 0.0; }
     }
 }
 
 fn term(x: f32, shift: f32) -> f32 {
     switch KIND {
-        case 5u: { return abs(x); }
-        case 6u, 7u: { return x * x; }
-        case 9u: { return exp(x - shift); }
+        case REDUCE_L1: { return abs(x); }
+        case REDUCE_L2, REDUCE_SUM_SQUARE: { return x * x; }
+        case REDUCE_LOG_SUM_EXP: { return exp(x - shift); }
         default: { return x; }
     }
 }
@@ -35,17 +35,17 @@ fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
         base = bases[o];
     }
     var shift = 0.0;
-    if (KIND == 9u) {
-        var m = identity(2u);
+    if (KIND == REDUCE_LOG_SUM_EXP) {
+        var m = identity(REDUCE_MAX);
         if (live) {
             for (var j = lid; j < count; j += WG) {
                 m = max(m, in0[base + offsets[j]]);
             }
         }
-        shift = workgroup_reduce(lid, MAX, m);
+        shift = workgroup_reduce(lid, REDUCE_MAX, m);
     }
-    var op = SUM;
-    if (KIND == 2u || KIND == 3u || KIND == 4u) {
+    var op = REDUCE_SUM;
+    if (KIND == REDUCE_MAX || KIND == REDUCE_MIN || KIND == REDUCE_PROD) {
         op = KIND;
     }
     var acc = identity(op);
@@ -60,10 +60,10 @@ fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     }
     var r = total;
     switch KIND {
-        case 0u: { r = total / f32(count); }
-        case 6u: { r = sqrt(total); }
-        case 8u: { r = log(total); }
-        case 9u: {
+        case REDUCE_MEAN: { r = total / f32(count); }
+        case REDUCE_L2: { r = sqrt(total); }
+        case REDUCE_LOG_SUM: { r = log(total); }
+        case REDUCE_LOG_SUM_EXP: {
             if (abs(shift) == infinity()) {
                 r = shift;
             } else {
