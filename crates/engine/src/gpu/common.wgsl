@@ -1,7 +1,7 @@
 // Prepended to every webinfer shader (after the op-code constants generated from src/gpu/codes.rs):
-// the parameter words, the output, the first input, activations.
+// the output, the first input, activations. Binding 0 is each entry point's own params struct
+// (`var<storage, read> <entry>_p: <Entry>Params`, mirrored by a Rust struct in the family's .rs file).
 
-@group(0) @binding(0) var<storage, read> params: array<u32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> in0: array<f32>;
 
@@ -10,20 +10,37 @@ override ACT: u32 = UNARY_IDENTITY;
 override ACT_A: f32 = 0.0;
 override ACT_B: f32 = 0.0;
 
+// A 2-D window (1-D ops use h = 1): input size, kernel, strides, dilations, begin pads, output size.
+struct WindowParams {
+    h: u32,
+    w: u32,
+    kh: u32,
+    kw: u32,
+    sh: u32,
+    sw: u32,
+    dh: u32,
+    dw: u32,
+    pt: u32,
+    pl: u32,
+    oh: u32,
+    ow: u32,
+}
+
 const WG: u32 = 256u;
 const PAD: u32 = 0xffffffffu;
 
-// +infinity and NaN, made at run time: WGSL constant expressions cannot hold them.
+// A zero the compiler cannot see through, so that +infinity and NaN are made at run time: WGSL
+// constant expressions cannot hold them.
+fn runtime_zero() -> u32 {
+    return arrayLength(&out) & 0u;
+}
+
 fn infinity() -> f32 {
-    return bitcast<f32>(0x7f800000u | (params[0] & 0u));
+    return bitcast<f32>(0x7f800000u | runtime_zero());
 }
 
 fn not_a_number() -> f32 {
-    return bitcast<f32>(0x7fc00000u | (params[0] & 0u));
-}
-
-fn param_f32(i: u32) -> f32 {
-    return bitcast<f32>(params[i]);
+    return bitcast<f32>(0x7fc00000u | runtime_zero());
 }
 
 // The flat index of an invocation in a 1-D job laid out as a 2-D grid of WG-wide workgroups.

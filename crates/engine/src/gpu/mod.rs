@@ -2,8 +2,20 @@
 //! (the browser's WebGPU on wasm, Vulkan natively). Pipelines, buffers and weights are created when a
 //! plan is built; a prediction is one command encoder, one submit and one asynchronous readback.
 
+//!
+//! Each op family has its WGSL (`elementwise.wgsl`) and, beside it, its Rust encoders and typed
+//! parameter structs (`elementwise.rs`); `plan.rs` turns a plan into dispatches, one line per kernel.
+
 mod codes;
+mod conv;
+mod elementwise;
+mod gemm;
+mod layout;
+mod norm;
+mod params;
 mod plan;
+mod pool;
+mod reduce;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -43,7 +55,7 @@ impl Shader {
         [codes::prelude().as_str(), include_str!("common.wgsl"), family].concat()
     }
 
-    /// Bindings after the parameters (0) and output (1): (binding, writable).
+    /// Bindings after the parameters (0: the entry point's params struct) and output (1): (binding, writable).
     fn extra_bindings(self) -> &'static [(u32, bool)] {
         match self {
             Shader::Elementwise => &[(2, false), (3, false), (4, false), (5, false), (6, false)],

@@ -6,6 +6,13 @@
 // The reduction kind: a REDUCE_ code (REDUCE_KINDS in src/gpu/codes.rs).
 override KIND: u32 = REDUCE_MEAN;
 
+struct ReduceParams {
+    outputs: u32,
+    count: u32,
+}
+
+@group(0) @binding(0) var<storage, read> reduce_p: ReduceParams;
+
 fn identity(op: u32) -> f32 {
     switch op {
         case REDUCE_MAX: { return -infinity(); }
@@ -24,12 +31,12 @@ fn term(x: f32, shift: f32) -> f32 {
     }
 }
 
-// params: [outputs, count]
+// Output o reduces in0[bases[o] + offsets[j]] over j < count.
 @compute @workgroup_size(256)
 fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let o = group_index(wid, nwg);
-    let live = o < params[0];
-    let count = params[1];
+    let live = o < reduce_p.outputs;
+    let count = reduce_p.count;
     var base = 0u;
     if (live) {
         base = bases[o];
