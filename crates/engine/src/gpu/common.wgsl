@@ -1,28 +1,46 @@
-// Prepended to every webinfer shader: the parameter words, the output, the first input, activations.
+// Prepended to every webinfer shader (after the op-code constants generated from src/gpu/codes.rs):
+// the output, the first input, activations. Binding 0 is each entry point's own params struct
+// (`var<storage, read> <entry>_p: <Entry>Params`, mirrored by a Rust struct in the family's .rs file).
 
-@group(0) @binding(0) var<storage, read> params: array<u32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> in0: array<f32>;
 
 // The activation fused into a kernel's epilogue: a unary op code and its two parameters.
-override ACT: u32 = 0u;
+override ACT: u32 = UNARY_IDENTITY;
 override ACT_A: f32 = 0.0;
 override ACT_B: f32 = 0.0;
+
+// A 2-D window (1-D ops use h = 1): input size, kernel, strides, dilations, begin pads, output size.
+struct WindowParams {
+    h: u32,
+    w: u32,
+    kh: u32,
+    kw: u32,
+    sh: u32,
+    sw: u32,
+    dh: u32,
+    dw: u32,
+    pt: u32,
+    pl: u32,
+    oh: u32,
+    ow: u32,
+}
 
 const WG: u32 = 256u;
 const PAD: u32 = 0xffffffffu;
 
-// +infinity and NaN, made at run time: WGSL constant expressions cannot hold them.
+// A zero the compiler cannot see through, so that +infinity and NaN are made at run time: WGSL
+// constant expressions cannot hold them.
+fn runtime_zero() -> u32 {
+    return arrayLength(&out) & 0u;
+}
+
 fn infinity() -> f32 {
-    return bitcast<f32>(0x7f800000u | (params[0] & 0u));
+    return bitcast<f32>(0x7f800000u | runtime_zero());
 }
 
 fn not_a_number() -> f32 {
-    return bitcast<f32>(0x7fc00000u | (params[0] & 0u));
-}
-
-fn param_f32(i: u32) -> f32 {
-    return bitcast<f32>(params[i]);
+    return bitcast<f32>(0x7fc00000u | runtime_zero());
 }
 
 // The flat index of an invocation in a 1-D job laid out as a 2-D grid of WG-wide workgroups.
@@ -68,43 +86,43 @@ fn round_bf16(x: f32) -> f32 {
     return bitcast<f32>(rounded & 0xffff0000u);
 }
 
-// Unary op codes: the order of `Unary` in src/gpu/codes.rs.
+// Unary ops by their codes (UNARY_OPS in src/gpu/codes.rs).
 fn apply_unary(op: u32, x: f32, a: f32, b: f32) -> f32 {
     switch op {
-        case 0u: { return x; }
-        case 1u: { return max(x, 0.0); }
-        case 2u: { return select(x, a * x, x < 0.0); }
-        case 3u: { return select(x, a * (exp(x) - 1.0), x < 0.0); }
-        case 4u: { return select(b * x, b * (a * exp(x) - a), x <= 0.0); }
-        case 5u: { return max(x, 0.0) + min(0.0, a * (exp(x / a) - 1.0)); }
-        case 6u: { return select(0.0, x, x > a); }
-        case 7u: { return sigmoid(x); }
-        case 8u: { return clamp(a * x + b, 0.0, 1.0); }
-        case 9u: { return x * clamp(x / 6.0 + 0.5, 0.0, 1.0); }
-        case 10u: { return tanh_stable(x); }
-        case 11u: { return min(max(x, a), b); }
-        case 12u: { return erf_fit(x); }
-        case 13u: { return 0.5 * x * (1.0 + erf_fit(x * 0.70710678118654752)); }
-        case 14u: { return 0.5 * x * (1.0 + tanh_stable(0.79788456080286536 * (x + 0.044715 * x * x * x))); }
-        case 15u: { return sqrt(x); }
-        case 16u: { return exp(x); }
-        case 17u: { return log(x); }
-        case 18u: { return -x; }
-        case 19u: { return abs(x); }
-        case 20u: { return 1.0 / x; }
-        case 21u: { return floor(x); }
-        case 22u: { return ceil(x); }
-        case 23u: { return round(x); }
-        case 24u: { return sign(x); }
-        case 25u: { return select(log(1.0 + exp(x)), x, x > 20.0); }
-        case 26u: { return x / (1.0 + abs(x)); }
-        case 27u: { return sin(x); }
-        case 28u: { return cos(x); }
-        case 29u: { return select(0.0, 1.0, x == 0.0); }
-        case 30u: { return quantizeToF16(x); }
-        case 31u: { return round_bf16(x); }
-        case 32u: { return trunc(x); }
-        case 33u: { return select(0.0, 1.0, x != 0.0); }
+        case UNARY_IDENTITY: { return x; }
+        case UNARY_RELU: { return max(x, 0.0); }
+        case UNARY_LEAKY_RELU: { return select(x, a * x, x < 0.0); }
+        case UNARY_ELU: { return select(x, a * (exp(x) - 1.0), x < 0.0); }
+        case UNARY_SELU: { return select(b * x, b * (a * exp(x) - a), x <= 0.0); }
+        case UNARY_CELU: { return max(x, 0.0) + min(0.0, a * (exp(x / a) - 1.0)); }
+        case UNARY_THRESHOLDED_RELU: { return select(0.0, x, x > a); }
+        case UNARY_SIGMOID: { return sigmoid(x); }
+        case UNARY_HARD_SIGMOID: { return clamp(a * x + b, 0.0, 1.0); }
+        case UNARY_HARD_SWISH: { return x * clamp(x / 6.0 + 0.5, 0.0, 1.0); }
+        case UNARY_TANH: { return tanh_stable(x); }
+        case UNARY_CLIP: { return min(max(x, a), b); }
+        case UNARY_ERF: { return erf_fit(x); }
+        case UNARY_GELU: { return 0.5 * x * (1.0 + erf_fit(x * 0.70710678118654752)); }
+        case UNARY_GELU_TANH: { return 0.5 * x * (1.0 + tanh_stable(0.79788456080286536 * (x + 0.044715 * x * x * x))); }
+        case UNARY_SQRT: { return sqrt(x); }
+        case UNARY_EXP: { return exp(x); }
+        case UNARY_LOG: { return log(x); }
+        case UNARY_NEG: { return -x; }
+        case UNARY_ABS: { return abs(x); }
+        case UNARY_RECIPROCAL: { return 1.0 / x; }
+        case UNARY_FLOOR: { return floor(x); }
+        case UNARY_CEIL: { return ceil(x); }
+        case UNARY_ROUND: { return round(x); }
+        case UNARY_SIGN: { return sign(x); }
+        case UNARY_SOFTPLUS: { return select(log(1.0 + exp(x)), x, x > 20.0); }
+        case UNARY_SOFTSIGN: { return x / (1.0 + abs(x)); }
+        case UNARY_SIN: { return sin(x); }
+        case UNARY_COS: { return cos(x); }
+        case UNARY_NOT: { return select(0.0, 1.0, x == 0.0); }
+        case UNARY_ROUND_F16: { return quantizeToF16(x); }
+        case UNARY_ROUND_BF16: { return round_bf16(x); }
+        case UNARY_TRUNC: { return trunc(x); }
+        case UNARY_NON_ZERO: { return select(0.0, 1.0, x != 0.0); }
         default: { return x; }
     }
 }
@@ -114,17 +132,15 @@ fn activate(x: f32) -> f32 {
 }
 
 // Workgroup reductions over WG invocations. Ops: the codes of `ReduceKind` that combine values
-// (1 sum, 2 max, 3 min, 4 product).
-const SUM: u32 = 1u;
-const MAX: u32 = 2u;
+// (REDUCE_SUM, REDUCE_MAX, REDUCE_MIN, REDUCE_PROD).
 
 var<workgroup> partial: array<f32, 256>;
 
 fn combine(op: u32, a: f32, b: f32) -> f32 {
     switch op {
-        case 2u: { return max(a, b); }
-        case 3u: { return min(a, b); }
-        case 4u: { return a * b; }
+        case REDUCE_MAX: { return max(a, b); }
+        case REDUCE_MIN: { return min(a, b); }
+        case REDUCE_PROD: { return a * b; }
         default: { return a + b; }
     }
 }

@@ -14,63 +14,97 @@ const TK: u32 = 16u;
 var<workgroup> a_tile: array<f32, 1024>;
 var<workgroup> b_tile: array<f32, 1024>;
 
-// MatMul params: [M, N, K, a_row, a_col, b_row, b_col, alpha, has_bias, batches, 0.., (a_off, b_off, c_off) per batch from 16]
-// Conv params: [M = c_out/group, N = oh*ow, K = c_in/group*kh*kw, cig, h, w, kh, kw, sh, sw, dh, dw, pt, pl, ow, group, c_in, c_out, has_bias]
+// MatMul's element strides of A and B and its alpha.
+struct MatMulParams {
+    a_row: u32,
+    a_col: u32,
+    b_row: u32,
+    b_col: u32,
+    alpha: f32,
+}
+
+// A convolution as a GEMM: M = c_out/group, N = oh*ow, K = cig*kh*kw with cig = c_in/group.
+struct ConvGemmParams {
+    cig: u32,
+    group: u32,
+    c_in: u32,
+    c_out: u32,
+    win: WindowParams,
+}
+
+// Where one MatMul batch's A, B and C start.
+struct BatchOffsets {
+    a: u32,
+    b: u32,
+    c: u32,
+}
+
+// MatMul reads `matmul` and `batches` (one per wid.z); Conv reads `conv` (one batch per image × group).
+struct GemmParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    has_bias: u32,
+    matmul: MatMulParams,
+    conv: ConvGemmParams,
+    batches: array<BatchOffsets>,
+}
+
+@group(0) @binding(0) var<storage, read> gemm_p: GemmParams;
+
 // MatMul: in0 = A, in1 = B, in2 = per-column bias. Conv: in0 = x, in1 = weights [c_out, K], in2 = per-channel bias.
 
 fn load_a(z: u32, m: u32, k: u32) -> f32 {
     if (CONV) {
-        let g = z % params[15];
-        return in1[(g * params[0] + m) * params[2] + k];
+        let g = z % gemm_p.conv.group;
+        return in1[(g * gemm_p.m + m) * gemm_p.k + k];
     }
-    return in0[params[16u + 3u * z] + m * params[3] + k * params[4]];
+    return in0[gemm_p.batches[z].a + m * gemm_p.matmul.a_row + k * gemm_p.matmul.a_col];
 }
 
 fn load_b(z: u32, k: u32, n: u32) -> f32 {
     if (CONV) {
-        let kh = params[6];
-        let kw = params[7];
-        let ci = k / (kh * kw);
-        let r = k % (kh * kw);
-        let oy = n / params[14];
-        let ox = n % params[14];
-        let iy = i32(oy * params[8] + (r / kw) * params[10]) - i32(params[12]);
-        let ix = i32(ox * params[9] + (r % kw) * params[11]) - i32(params[13]);
-        let h = params[4];
-        let w = params[5];
+        let c = gemm_p.conv;
+        let ci = k / (c.win.kh * c.win.kw);
+        let r = k % (c.win.kh * c.win.kw);
+        let oy = n / c.win.ow;
+        let ox = n % c.win.ow;
+        let iy = i32(oy * c.win.sh + (r / c.win.kw) * c.win.dh) - i32(c.win.pt);
+        let ix = i32(ox * c.win.sw + (r % c.win.kw) * c.win.dw) - i32(c.win.pl);
+        let h = c.win.h;
+        let w = c.win.w;
         if (iy < 0 || ix < 0 || u32(iy) >= h || u32(ix) >= w) {
             return 0.0;
         }
-        let group = params[15];
-        let channel = (z / group) * params[16] + (z % group) * params[3] + ci;
+        let channel = (z / c.group) * c.c_in + (z % c.group) * c.cig + ci;
         return in0[(channel * h + u32(iy)) * w + u32(ix)];
     }
-    return in1[params[16u + 3u * z + 1u] + k * params[5] + n * params[6]];
+    return in1[gemm_p.batches[z].b + k * gemm_p.matmul.b_row + n * gemm_p.matmul.b_col];
 }
 
 fn store(z: u32, m: u32, n: u32, acc: f32) {
     if (CONV) {
-        let group = params[15];
-        let co = (z % group) * params[0] + m;
+        let group = gemm_p.conv.group;
+        let co = (z % group) * gemm_p.m + m;
         var v = acc;
-        if (params[18] != 0u) {
+        if (gemm_p.has_bias != 0u) {
             v += in2[co];
         }
-        out[((z / group) * params[17] + co) * params[1] + n] = activate(v);
+        out[((z / group) * gemm_p.conv.c_out + co) * gemm_p.n + n] = activate(v);
         return;
     }
-    var v = param_f32(7u) * acc;
-    if (params[8] != 0u) {
+    var v = gemm_p.matmul.alpha * acc;
+    if (gemm_p.has_bias != 0u) {
         v += in2[n];
     }
-    out[params[16u + 3u * z + 2u] + m * params[1] + n] = activate(v);
+    out[gemm_p.batches[z].c + m * gemm_p.n + n] = activate(v);
 }
 
 @compute @workgroup_size(16, 16, 1)
 fn gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    let m_size = params[0];
-    let n_size = params[1];
-    let k_size = params[2];
+    let m_size = gemm_p.m;
+    let n_size = gemm_p.n;
+    let k_size = gemm_p.k;
     let z = wid.z;
     let row0 = wid.y * TILE;
     let col0 = wid.x * TILE;

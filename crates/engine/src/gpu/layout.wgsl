@@ -4,20 +4,43 @@
 @group(0) @binding(3) var<storage, read> index_map: array<u32>;
 @group(0) @binding(4) var<storage, read> pad_value: array<f32>;
 
-// out[i] = in0[map[i]], or the pad value where the map says PAD.
-// params: [n, pad bits, pad from pad_value[0] (0/1)]
+struct GatherParams {
+    n: u32,
+    pad: f32,
+    runtime_pad: u32,
+}
+
+struct CopyBlockParams {
+    n: u32,
+    block: u32,
+    src_stride: u32,
+    src_offset: u32,
+    dst_stride: u32,
+    dst_offset: u32,
+}
+
+struct AddGatheredParams {
+    n: u32,
+    beta: f32,
+}
+
+@group(0) @binding(0) var<storage, read> gather_p: GatherParams;
+@group(0) @binding(0) var<storage, read> copy_p: CopyBlockParams;
+@group(0) @binding(0) var<storage, read> add_p: AddGatheredParams;
+
+// out[i] = in0[map[i]], or the pad value where the map says PAD (pad_value[0] if runtime_pad).
 @compute @workgroup_size(256)
 fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let i = job_index(wid, nwg, lid);
-    if (i >= params[0]) {
+    if (i >= gather_p.n) {
         return;
     }
     let j = index_map[i];
     if (j == PAD) {
-        if (params[2] != 0u) {
+        if (gather_p.runtime_pad != 0u) {
             out[i] = pad_value[0];
         } else {
-            out[i] = param_f32(1u);
+            out[i] = gather_p.pad;
         }
     } else {
         out[i] = in0[j];
@@ -25,24 +48,23 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
 }
 
 // out[o * dst_stride + dst_offset + j] = in0[o * src_stride + src_offset + j] for j < block.
-// params: [outer * block, block, src_stride, src_offset, dst_stride, dst_offset]
 @compute @workgroup_size(256)
 fn copy_block(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let i = job_index(wid, nwg, lid);
-    if (i >= params[0]) {
+    if (i >= copy_p.n) {
         return;
     }
-    let o = i / params[1];
-    let j = i % params[1];
-    out[o * params[4] + params[5] + j] = in0[o * params[2] + params[3] + j];
+    let o = i / copy_p.block;
+    let j = i % copy_p.block;
+    out[o * copy_p.dst_stride + copy_p.dst_offset + j] = in0[o * copy_p.src_stride + copy_p.src_offset + j];
 }
 
-// Gemm's broadcast C term: out[i] = activate(out[i] + beta * in0[map[i]]). params: [n, beta bits]
+// Gemm's broadcast C term: out[i] = activate(out[i] + beta * in0[map[i]]).
 @compute @workgroup_size(256)
 fn add_gathered(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let i = job_index(wid, nwg, lid);
-    if (i >= params[0]) {
+    if (i >= add_p.n) {
         return;
     }
-    out[i] = activate(out[i] + param_f32(1u) * in0[index_map[i]]);
+    out[i] = activate(out[i] + add_p.beta * in0[index_map[i]]);
 }

@@ -2,8 +2,20 @@
 //! (the browser's WebGPU on wasm, Vulkan natively). Pipelines, buffers and weights are created when a
 //! plan is built; a prediction is one command encoder, one submit and one asynchronous readback.
 
+//!
+//! Each op family has its WGSL (`elementwise.wgsl`) and, beside it, its Rust encoders and typed
+//! parameter structs (`elementwise.rs`); `plan.rs` turns a plan into dispatches, one line per kernel.
+
 mod codes;
+mod conv;
+mod elementwise;
+mod gemm;
+mod layout;
+mod norm;
+mod params;
 mod plan;
+mod pool;
+mod reduce;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -16,7 +28,7 @@ use crate::Error;
 
 pub use plan::{GpuModel, PendingPrediction};
 
-/// The WGSL files, each compiled with `common.wgsl` in front.
+/// The WGSL files, each compiled with the generated op codes and `common.wgsl` in front.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Shader {
     Elementwise,
@@ -29,19 +41,21 @@ enum Shader {
 }
 
 impl Shader {
-    fn source(self) -> &'static str {
-        match self {
-            Shader::Elementwise => concat!(include_str!("common.wgsl"), include_str!("elementwise.wgsl")),
-            Shader::Layout => concat!(include_str!("common.wgsl"), include_str!("layout.wgsl")),
-            Shader::Gemm => concat!(include_str!("common.wgsl"), include_str!("gemm.wgsl")),
-            Shader::Conv => concat!(include_str!("common.wgsl"), include_str!("conv.wgsl")),
-            Shader::Pool => concat!(include_str!("common.wgsl"), include_str!("pool.wgsl")),
-            Shader::Norm => concat!(include_str!("common.wgsl"), include_str!("norm.wgsl")),
-            Shader::Reduce => concat!(include_str!("common.wgsl"), include_str!("reduce.wgsl")),
-        }
+    /// The WGSL compiled for this shader: the generated op-code constants, `common.wgsl`, the family file.
+    fn source(self) -> String {
+        let family = match self {
+            Shader::Elementwise => include_str!("elementwise.wgsl"),
+            Shader::Layout => include_str!("layout.wgsl"),
+            Shader::Gemm => include_str!("gemm.wgsl"),
+            Shader::Conv => include_str!("conv.wgsl"),
+            Shader::Pool => include_str!("pool.wgsl"),
+            Shader::Norm => include_str!("norm.wgsl"),
+            Shader::Reduce => include_str!("reduce.wgsl"),
+        };
+        [codes::prelude().as_str(), include_str!("common.wgsl"), family].concat()
     }
 
-    /// Bindings after the parameters (0) and output (1): (binding, writable).
+    /// Bindings after the parameters (0: the entry point's params struct) and output (1): (binding, writable).
     fn extra_bindings(self) -> &'static [(u32, bool)] {
         match self {
             Shader::Elementwise => &[(2, false), (3, false), (4, false), (5, false), (6, false)],

@@ -5,21 +5,17 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::{codes, floats_from_bytes, Gpu, PipelineKey, Shader};
-use crate::ops::conv::Window;
-use crate::ops::gemm::Activation;
-use crate::ops::reduce::ReduceKind;
-use crate::ops::{Kernel, MatBias};
+use super::params::{self, Params};
+use super::{conv, elementwise, floats_from_bytes, gemm, layout, norm, pool, reduce, Gpu, PipelineKey, Shader};
+use crate::ops::Kernel;
 use crate::plan::{Plan, PlanKey, Source, Step, PLAN_CACHE};
-use crate::tensor::{broadcast_strides, Data, Tensor};
+use crate::tensor::{Data, Tensor};
 use crate::{Error, Model};
 
 /// Workgroup width of the 1-D kernels.
 const WG: usize = 256;
-/// Output tile of the GEMM kernel.
-const TILE: usize = 64;
 
-enum Command {
+pub(super) enum Command {
     Dispatch { pipeline: wgpu::ComputePipeline, bind_group: wgpu::BindGroup, groups: [u32; 3] },
     Copy { src: wgpu::Buffer, dst: wgpu::Buffer, bytes: u64 },
 }
@@ -55,37 +51,102 @@ enum PendingOutput {
     Staged { offset: usize, shape: Vec<usize> },
 }
 
-/// One kernel dispatch being assembled.
-struct Job<'a> {
+/// One kernel dispatch being assembled: the entry point, its params buffer (the bytes of its
+/// `params::Params` struct) and its bindings.
+pub(super) struct Job<'a> {
     shader: Shader,
     entry: &'static str,
     constants: Vec<(&'static str, u64)>,
-    params: Vec<u32>,
+    params: Vec<u8>,
     out: &'a wgpu::Buffer,
     /// (binding, buffer) for bindings 2 and up.
     bind: Vec<(u32, &'a wgpu::Buffer)>,
     groups: [u32; 3],
 }
 
-fn grid(workgroups: usize) -> [u32; 3] {
+impl<'a> Job<'a> {
+    /// A dispatch of `entry` with `params` as binding 0 and `out` as binding 1.
+    pub fn new<P: Params>(shader: Shader, entry: &'static str, params: &P, out: &'a wgpu::Buffer) -> Self {
+        Self::with_tail::<P, u32>(shader, entry, params, &[], out)
+    }
+
+    /// Like `new`, with the elements of the params struct's trailing runtime-sized array.
+    pub fn with_tail<P: Params, T: bytemuck::Pod + Default>(
+        shader: Shader,
+        entry: &'static str,
+        params: &P,
+        tail: &[T],
+        out: &'a wgpu::Buffer,
+    ) -> Self {
+        let params = params::bytes(params, tail);
+        Job { shader, entry, constants: Vec::new(), params, out, bind: Vec::new(), groups: [1, 1, 1] }
+    }
+
+    /// The pipeline-overridable constants.
+    pub fn constants(mut self, constants: Vec<(&'static str, u64)>) -> Self {
+        self.constants = constants;
+        self
+    }
+
+    /// Binds `buffer` at `binding` (2 and up; unbound ones get a placeholder).
+    pub fn bind(mut self, binding: u32, buffer: &'a wgpu::Buffer) -> Self {
+        self.bind.push((binding, buffer));
+        self
+    }
+
+    /// The workgroup grid.
+    pub fn groups(mut self, groups: [u32; 3]) -> Self {
+        self.groups = groups;
+        self
+    }
+}
+
+/// One plan step being encoded, as the family encoders see it: its buffers, and where its commands go.
+pub(super) struct Encoder<'a> {
+    pub model: &'a GpuModel,
+    pub gpu: &'a Gpu,
+    pub step: &'a Step,
+    pub slots: &'a [wgpu::Buffer],
+    pub ins: Vec<&'a wgpu::Buffer>,
+    /// Elements in each input.
+    pub in_len: Vec<usize>,
+    /// The first output.
+    pub out: &'a wgpu::Buffer,
+    /// Elements in the first output.
+    pub n: usize,
+    commands: &'a mut Vec<Command>,
+}
+
+impl Encoder<'_> {
+    /// Adds a dispatch on the job's own grid.
+    pub fn dispatch(&mut self, job: Job) {
+        let command = self.model.finish(job);
+        self.commands.push(command);
+    }
+
+    /// Adds a 1-D dispatch of `n` invocations (the step's output size) on `WG`-wide workgroups.
+    pub fn flat(&mut self, job: Job) {
+        self.flat_n(job, self.n);
+    }
+
+    /// Adds a 1-D dispatch of `n` invocations on `WG`-wide workgroups.
+    pub fn flat_n(&mut self, job: Job, n: usize) {
+        self.dispatch(job.groups(grid(n.div_ceil(WG))));
+    }
+
+    /// Adds a buffer-to-buffer copy of `bytes`.
+    pub fn copy(&mut self, src: &wgpu::Buffer, dst: &wgpu::Buffer, bytes: u64) {
+        self.commands.push(Command::Copy { src: src.clone(), dst: dst.clone(), bytes });
+    }
+}
+
+pub(super) fn grid(workgroups: usize) -> [u32; 3] {
     let x = workgroups.clamp(1, 65535);
     [x as u32, workgroups.div_ceil(x).max(1) as u32, 1]
 }
 
-fn bits(v: f32) -> u32 {
-    v.to_bits()
-}
-
-fn constant(name: &'static str, v: u32) -> (&'static str, u64) {
+pub(super) fn constant(name: &'static str, v: u32) -> (&'static str, u64) {
     (name, (v as f64).to_bits())
-}
-
-fn u32s(values: &[usize]) -> Vec<u32> {
-    values.iter().map(|&v| v as u32).collect()
-}
-
-fn window_params(w: &Window) -> [u32; 12] {
-    [w.h, w.w, w.kh, w.kw, w.sh, w.sw, w.dh, w.dw, w.pt, w.pl, w.oh, w.ow].map(|v| v as u32)
 }
 
 impl GpuModel {
@@ -206,7 +267,7 @@ impl GpuModel {
         Ok(plan)
     }
 
-    fn weight(&self, t: &Arc<Tensor>) -> wgpu::Buffer {
+    pub(super) fn weight(&self, t: &Arc<Tensor>) -> wgpu::Buffer {
         let key = Arc::as_ptr(t) as usize;
         let mut weights = self.weights.borrow_mut();
         weights.entry(key).or_insert_with(|| (Arc::clone(t), self.gpu.upload_f32("weight", &t.to_f32s()))).1.clone()
@@ -235,7 +296,7 @@ impl GpuModel {
     fn finish(&self, job: Job) -> Command {
         let gpu = &self.gpu;
         let pipeline = gpu.pipeline(PipelineKey { shader: job.shader, entry: job.entry, constants: job.constants });
-        let params = gpu.upload_u32("params", &job.params);
+        let params = gpu.upload("params", &job.params, wgpu::BufferUsages::STORAGE);
         let (layout, _) = gpu.layout(job.shader);
         let mut entries = vec![
             wgpu::BindGroupEntry { binding: 0, resource: params.as_entire_binding() },
@@ -258,463 +319,48 @@ impl GpuModel {
         Command::Dispatch { pipeline, bind_group, groups: job.groups }
     }
 
-    /// A 1-D job of `n` invocations on `WG`-wide workgroups.
-    #[allow(clippy::too_many_arguments)]
-    fn flat(
-        &self,
-        shader: Shader,
-        entry: &'static str,
-        constants: Vec<(&'static str, u64)>,
-        params: Vec<u32>,
-        out: &wgpu::Buffer,
-        bind: Vec<(u32, &wgpu::Buffer)>,
-        n: usize,
-    ) -> Command {
-        self.finish(Job { shader, entry, constants, params, out, bind, groups: grid(n.div_ceil(WG)) })
-    }
-
+    /// Encodes one step with its op family's encoder (beside the family's WGSL).
     fn encode_step(&self, step: &Step, slots: &[wgpu::Buffer], commands: &mut Vec<Command>) -> Result<(), String> {
-        let gpu = &self.gpu;
-        let ins: Vec<&wgpu::Buffer> = step.reads.iter().map(|&(s, _)| &slots[s]).collect();
-        let in_len: Vec<usize> = step.reads.iter().map(|&(_, n)| n).collect();
-        let out = &slots[step.writes[0].0];
-        let n = step.writes[0].1;
-        if n == 0 && !matches!(step.kernel, Kernel::Split { .. }) {
+        let cx = &mut Encoder {
+            model: self,
+            gpu: &self.gpu,
+            step,
+            slots,
+            ins: step.reads.iter().map(|&(s, _)| &slots[s]).collect(),
+            in_len: step.reads.iter().map(|&(_, n)| n).collect(),
+            out: &slots[step.writes[0].0],
+            n: step.writes[0].1,
+            commands,
+        };
+        if cx.n == 0 && !matches!(step.kernel, Kernel::Split { .. }) {
             return Ok(());
         }
         match &step.kernel {
-            Kernel::Unary(op) => {
-                let (code, a, b) = codes::unary(*op);
-                commands.push(self.flat(
-                    Shader::Elementwise,
-                    "unary",
-                    vec![constant("OP", code)],
-                    vec![n as u32, bits(a), bits(b)],
-                    out,
-                    vec![(2, ins[0])],
-                    n,
-                ));
-            }
-            Kernel::Binary(op, bc) => {
-                let mut params = vec![n as u32, bc.out.len() as u32];
-                params.extend(u32s(&bc.out));
-                params.extend(u32s(&bc.a_strides));
-                params.extend(u32s(&bc.b_strides));
-                commands.push(self.flat(
-                    Shader::Elementwise,
-                    "binary",
-                    vec![constant("OP", codes::binary(*op))],
-                    params,
-                    out,
-                    vec![(2, ins[0]), (3, ins[1])],
-                    n,
-                ));
-            }
-            Kernel::Where(shape, shapes) => {
-                let mut params = vec![n as u32, shape.len() as u32];
-                params.extend(u32s(shape));
-                for s in shapes {
-                    params.extend(u32s(&broadcast_strides(s, shape)));
-                }
-                commands.push(self.flat(
-                    Shader::Elementwise,
-                    "where_select",
-                    Vec::new(),
-                    params,
-                    out,
-                    vec![(2, ins[0]), (3, ins[1]), (4, ins[2])],
-                    n,
-                ));
-            }
-            Kernel::Map(map) | Kernel::MapRuntimePad(map) => {
-                let index = gpu.upload_u32("index map", &map.map);
-                let runtime = matches!(step.kernel, Kernel::MapRuntimePad(_));
-                let mut bind = vec![(2, ins[0]), (3, &index)];
-                if runtime {
-                    bind.push((4, ins[1]));
-                }
-                commands.push(self.flat(
-                    Shader::Layout,
-                    "gather",
-                    Vec::new(),
-                    vec![n as u32, bits(map.pad), runtime as u32],
-                    out,
-                    bind,
-                    n,
-                ));
-            }
-            Kernel::Copy => commands.push(Command::Copy { src: ins[0].clone(), dst: out.clone(), bytes: n as u64 * 4 }),
-            Kernel::Concat { outer, blocks } => {
-                let total: usize = blocks.iter().sum();
-                let mut offset = 0;
-                for (i, &block) in blocks.iter().enumerate() {
-                    if block > 0 && *outer > 0 {
-                        let params = u32s(&[outer * block, block, block, 0, total, offset]);
-                        commands.push(self.flat(
-                            Shader::Layout,
-                            "copy_block",
-                            Vec::new(),
-                            params,
-                            out,
-                            vec![(2, ins[i])],
-                            outer * block,
-                        ));
-                    }
-                    offset += block;
-                }
-            }
-            Kernel::Split { outer, block, parts } => {
-                let mut offset = 0;
-                for (&(slot, _), &part) in step.writes.iter().zip(parts) {
-                    if part > 0 && *outer > 0 {
-                        let params = u32s(&[outer * part, part, *block, offset, part, 0]);
-                        commands.push(self.flat(
-                            Shader::Layout,
-                            "copy_block",
-                            Vec::new(),
-                            params,
-                            &slots[slot],
-                            vec![(2, ins[0])],
-                            outer * part,
-                        ));
-                    }
-                    offset += part;
-                }
-            }
-            Kernel::MatMul(mm) => {
-                let fused_act = if matches!(mm.bias, MatBias::Broadcast { .. }) { Activation::None } else { mm.act };
-                let b = match &mm.b_const {
-                    Some(panel) => self.weight(&panel.source),
-                    None => ins[1].clone(),
-                };
-                let bias = match &mm.bias {
-                    MatBias::Col(v) => Some(gpu.upload_f32("bias", v)),
-                    _ => None,
-                };
-                if mm.batches.len() > 65535 {
-                    return Err(format!(
-                        "{} matrix products in one MatMul exceed the 65535 a dispatch allows",
-                        mm.batches.len()
-                    ));
-                }
-                let mut params =
-                    u32s(&[mm.m, mm.n, mm.k, mm.a_strides.0, mm.a_strides.1, mm.b_strides.0, mm.b_strides.1]);
-                params.push(bits(mm.alpha));
-                params.push(bias.is_some() as u32);
-                params.resize(16, 0);
-                for &(a, b, c) in &mm.batches {
-                    params.extend(u32s(&[a, b, c]));
-                }
-                let mut bind = vec![(2, ins[0]), (3, &b)];
-                if let Some(bias) = &bias {
-                    bind.push((4, bias));
-                }
-                let groups =
-                    [mm.n.div_ceil(TILE).max(1) as u32, mm.m.div_ceil(TILE).max(1) as u32, mm.batches.len() as u32];
-                let mut constants = vec![constant("CONV", 0)];
-                constants.extend(codes::activation(fused_act));
-                commands.push(self.finish(Job {
-                    shader: Shader::Gemm,
-                    entry: "gemm",
-                    constants,
-                    params,
-                    out,
-                    bind,
-                    groups,
-                }));
-                if let MatBias::Broadcast { beta, map, constant: c } = &mm.bias {
-                    let src = match c {
-                        Some(values) => gpu.upload_f32("gemm C", values),
-                        None => ins[ins.len() - 1].clone(),
-                    };
-                    let index = gpu.upload_u32("gemm C map", &map.map);
-                    commands.push(self.flat(
-                        Shader::Layout,
-                        "add_gathered",
-                        codes::activation(mm.act),
-                        vec![n as u32, bits(*beta)],
-                        out,
-                        vec![(2, &src), (3, &index)],
-                        n,
-                    ));
-                }
-            }
-            Kernel::Conv(conv) => {
-                let g = conv.geometry;
-                let (weights, bias) = match &conv.constant {
-                    Some((w, b)) => (self.weight(w), Some(gpu.upload_f32("conv bias", b))),
-                    None => (ins[1].clone(), ins.get(2).map(|b| (*b).clone())),
-                };
-                let w = &g.win;
-                let mut constants = codes::activation(conv.act);
-                let mut bind = vec![(2, ins[0]), (3, &weights)];
-                if let Some(bias) = &bias {
-                    bind.push((4, bias));
-                }
-                if g.group == g.c_in && g.group == g.c_out && g.group > 1 {
-                    let mut params = vec![n as u32, g.c_in as u32];
-                    params.extend(window_params(w));
-                    params.push(bias.is_some() as u32);
-                    commands.push(self.flat(Shader::Conv, "depthwise", constants, params, out, bind, n));
-                } else {
-                    let (cig, cog) = (g.c_in / g.group, g.c_out / g.group);
-                    let (m, cols, k) = (cog, w.oh * w.ow, cig * w.kh * w.kw);
-                    if g.n * g.group > 65535 {
-                        return Err(format!("batch {} × {} groups exceeds the 65535 a dispatch allows", g.n, g.group));
-                    }
-                    let params = u32s(&[
-                        m,
-                        cols,
-                        k,
-                        cig,
-                        w.h,
-                        w.w,
-                        w.kh,
-                        w.kw,
-                        w.sh,
-                        w.sw,
-                        w.dh,
-                        w.dw,
-                        w.pt,
-                        w.pl,
-                        w.ow,
-                        g.group,
-                        g.c_in,
-                        g.c_out,
-                        bias.is_some() as usize,
-                    ]);
-                    constants.push(constant("CONV", 1));
-                    let groups =
-                        [cols.div_ceil(TILE).max(1) as u32, m.div_ceil(TILE).max(1) as u32, (g.n * g.group) as u32];
-                    commands.push(self.finish(Job {
-                        shader: Shader::Gemm,
-                        entry: "gemm",
-                        constants,
-                        params,
-                        out,
-                        bind,
-                        groups,
-                    }));
-                }
-            }
-            Kernel::ConvTranspose(ct) => {
-                let (weights, bias) = if ins.len() == 1 {
-                    (
-                        gpu.upload_f32("conv-transpose weights", &ct.weights),
-                        Some(gpu.upload_f32("conv-transpose bias", &ct.bias)),
-                    )
-                } else {
-                    (ins[1].clone(), ins.get(2).map(|b| (*b).clone()))
-                };
-                let w = &ct.win;
-                let params = u32s(&[
-                    n,
-                    ct.c_in,
-                    ct.c_out,
-                    ct.group,
-                    w.h,
-                    w.w,
-                    w.kh,
-                    w.kw,
-                    w.sh,
-                    w.sw,
-                    w.dh,
-                    w.dw,
-                    w.pt,
-                    w.pl,
-                    w.oh,
-                    w.ow,
-                    bias.is_some() as usize,
-                ]);
-                let mut bind = vec![(2, ins[0]), (3, &weights)];
-                if let Some(bias) = &bias {
-                    bind.push((4, bias));
-                }
-                commands.push(self.flat(Shader::Conv, "conv_transpose", Vec::new(), params, out, bind, n));
-            }
-            Kernel::Pool(p) => {
-                let mut params = vec![n as u32];
-                params.extend(window_params(&p.win));
-                params.extend(u32s(&[p.max as usize, p.count_include_pad as usize, p.pb, p.pr]));
-                commands.push(self.flat(Shader::Pool, "pool", Vec::new(), params, out, vec![(2, ins[0])], n));
-            }
-            Kernel::GlobalPool { inner, max } => {
-                let params = u32s(&[n, *inner, *max as usize]);
-                commands.push(self.finish(Job {
-                    shader: Shader::Pool,
-                    entry: "global_pool",
-                    constants: Vec::new(),
-                    params,
-                    out,
-                    bind: vec![(2, ins[0])],
-                    groups: grid(n),
-                }));
-            }
-            Kernel::ChannelAffine { scale, shift, inner } => {
-                let (s, b) = (gpu.upload_f32("scale", scale), gpu.upload_f32("shift", shift));
-                let params = u32s(&[n, (*inner).max(1), scale.len().max(1)]);
-                commands.push(self.flat(
-                    Shader::Elementwise,
-                    "channel_affine",
-                    Vec::new(),
-                    params,
-                    out,
-                    vec![(2, ins[0]), (3, &s), (4, &b)],
-                    n,
-                ));
-            }
-            Kernel::BatchNormRuntime { eps, inner } => {
-                let params = vec![n as u32, (*inner).max(1) as u32, in_len[1].max(1) as u32, bits(*eps)];
-                let bind = vec![(2, ins[0]), (3, ins[1]), (4, ins[2]), (5, ins[3]), (6, ins[4])];
-                commands.push(self.flat(Shader::Elementwise, "batchnorm", Vec::new(), params, out, bind, n));
-            }
-            Kernel::ClipRuntime { has_min, has_max } => {
-                let mut bind = vec![(2, ins[0])];
-                if *has_min {
-                    bind.push((3, ins[1]));
-                }
-                if *has_max {
-                    bind.push((4, ins[ins.len() - 1]));
-                }
-                commands.push(self.flat(
-                    Shader::Elementwise,
-                    "clip",
-                    Vec::new(),
-                    u32s(&[n, *has_min as usize, *has_max as usize]),
-                    out,
-                    bind,
-                    n,
-                ));
-            }
-            Kernel::Softmax { outer, len, inner, log } => {
-                let lines = outer * inner;
-                let params = u32s(&[lines, *len, (*inner).max(1), *log as usize]);
-                commands.push(self.finish(Job {
-                    shader: Shader::Norm,
-                    entry: "softmax",
-                    constants: Vec::new(),
-                    params,
-                    out,
-                    bind: vec![(2, ins[0])],
-                    groups: grid(lines),
-                }));
-            }
+            Kernel::Unary(op) => elementwise::unary(cx, *op),
+            Kernel::Binary(op, bc) => elementwise::binary(cx, *op, bc),
+            Kernel::Where(shape, shapes) => elementwise::where_select(cx, shape, shapes),
+            Kernel::ChannelAffine { scale, shift, inner } => elementwise::channel_affine(cx, scale, shift, *inner),
+            Kernel::BatchNormRuntime { eps, inner } => elementwise::batchnorm(cx, *eps, *inner),
+            Kernel::ClipRuntime { has_min, has_max } => elementwise::clip(cx, *has_min, *has_max),
+            Kernel::Map(map) => layout::map(cx, map, false),
+            Kernel::MapRuntimePad(map) => layout::map(cx, map, true),
+            Kernel::Copy => layout::copy(cx),
+            Kernel::Concat { outer, blocks } => layout::concat(cx, *outer, blocks),
+            Kernel::Split { outer, block, parts } => layout::split(cx, *outer, *block, parts),
+            Kernel::MatMul(mm) => gemm::matmul(cx, mm),
+            Kernel::Conv(c) => conv::conv(cx, c),
+            Kernel::ConvTranspose(ct) => conv::conv_transpose(cx, ct),
+            Kernel::Pool(p) => pool::pool(cx, p),
+            Kernel::GlobalPool { inner, max } => pool::global_pool(cx, *inner, *max),
+            Kernel::Softmax { outer, len, inner, log } => norm::softmax(cx, *outer, *len, *inner, *log),
             Kernel::Normalize { inner, eps, per_element, scale_bias } => {
-                let owned;
-                let (scale, bias, channels): (Option<&wgpu::Buffer>, Option<&wgpu::Buffer>, usize) = match scale_bias {
-                    Some((s, b)) => {
-                        owned = (gpu.upload_f32("norm scale", s), gpu.upload_f32("norm bias", b));
-                        (Some(&owned.0).filter(|_| !s.is_empty()), Some(&owned.1).filter(|_| !b.is_empty()), s.len())
-                    }
-                    None => (ins.get(1).copied(), ins.get(2).copied(), in_len.get(1).copied().unwrap_or(0)),
-                };
-                self.normalize(step, slots, ins[0], scale, bias, channels, *inner, *eps, *per_element, commands);
+                norm::normalize(cx, *inner, *eps, *per_element, scale_bias.as_ref())
             }
             Kernel::LayerNormRuntime { inner, eps, scale_map, bias_map } => {
-                let scale = gpu.storage("layer-norm scale", *inner);
-                let index = gpu.upload_u32("layer-norm scale map", &scale_map.map);
-                commands.push(self.flat(
-                    Shader::Layout,
-                    "gather",
-                    Vec::new(),
-                    vec![*inner as u32, 0, 0],
-                    &scale,
-                    vec![(2, ins[1]), (3, &index)],
-                    *inner,
-                ));
-                let bias = bias_map.as_ref().map(|m| {
-                    let bias = gpu.storage("layer-norm bias", *inner);
-                    let index = gpu.upload_u32("layer-norm bias map", &m.map);
-                    commands.push(self.flat(
-                        Shader::Layout,
-                        "gather",
-                        Vec::new(),
-                        vec![*inner as u32, 0, 0],
-                        &bias,
-                        vec![(2, ins[2]), (3, &index)],
-                        *inner,
-                    ));
-                    bias
-                });
-                self.normalize(step, slots, ins[0], Some(&scale), bias.as_ref(), *inner, *inner, *eps, true, commands);
+                norm::layer_norm_runtime(cx, *inner, *eps, scale_map, bias_map.as_ref())
             }
-            Kernel::Reduce(r) => {
-                if r.bases.is_empty() {
-                    return Ok(());
-                }
-                let bases = gpu.upload_u32("reduce bases", &u32s(&r.bases));
-                let offsets = gpu.upload_u32("reduce offsets", &u32s(&r.offsets));
-                let params = u32s(&[r.bases.len(), r.offsets.len()]);
-                let mut constants = vec![constant("KIND", codes::reduce(r.kind))];
-                let (entry, groups) = match r.kind {
-                    ReduceKind::ArgMax { last } | ReduceKind::ArgMin { last } => {
-                        constants.push(constant("LAST", last as u32));
-                        ("arg_reduce", grid(r.bases.len().div_ceil(WG)))
-                    }
-                    _ => ("reduce", grid(r.bases.len())),
-                };
-                let job = Job {
-                    shader: Shader::Reduce,
-                    entry,
-                    constants,
-                    params,
-                    out,
-                    bind: vec![(2, ins[0]), (3, &bases), (4, &offsets)],
-                    groups,
-                };
-                commands.push(self.finish(job));
-            }
+            Kernel::Reduce(r) => reduce::reduce(cx, r),
         }
-        Ok(())
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn normalize(
-        &self,
-        step: &Step,
-        slots: &[wgpu::Buffer],
-        x: &wgpu::Buffer,
-        scale: Option<&wgpu::Buffer>,
-        bias: Option<&wgpu::Buffer>,
-        channels: usize,
-        inner: usize,
-        eps: f32,
-        per_element: bool,
-        commands: &mut Vec<Command>,
-    ) {
-        let groups = step.writes[0].1 / inner.max(1);
-        let stats = step.writes.len() >= 3;
-        let params = vec![
-            groups as u32,
-            inner as u32,
-            bits(eps),
-            channels.max(1) as u32,
-            per_element as u32,
-            scale.is_some() as u32,
-            bias.is_some() as u32,
-            stats as u32,
-        ];
-        let mut bind = vec![(2, x)];
-        if let Some(s) = scale {
-            bind.push((3, s));
-        }
-        if let Some(b) = bias {
-            bind.push((4, b));
-        }
-        if stats {
-            bind.push((5, &slots[step.writes[1].0]));
-            bind.push((6, &slots[step.writes[2].0]));
-        }
-        let job = Job {
-            shader: Shader::Norm,
-            entry: "normalize",
-            constants: Vec::new(),
-            params,
-            out: &slots[step.writes[0].0],
-            bind,
-            groups: grid(groups),
-        };
-        commands.push(self.finish(job));
     }
 }
 
