@@ -377,10 +377,11 @@ fn kernel(kernel: Kernel, reads: Vec<usize>, out_shapes: Vec<Vec<usize>>) -> Res
     Ok(Planned::Kernel { kernel, reads, out_shapes })
 }
 
-/// Plans one node given its inputs' shapes and plan-time values.
+/// Plans one node given its inputs' shapes and plan-time values. Errors name the node: an op without a kernel is
+/// an [`Error::UnsupportedOp`], anything else an [`Error::Op`].
 pub fn plan_node(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
     plan_inner(node, inputs).map_err(|e| match e {
-        Error::Op { .. } => e,
+        Error::Op { .. } | Error::UnsupportedOp { .. } => e,
         other => op_err(node, other),
     })
 }
@@ -687,11 +688,7 @@ fn plan_inner(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
             kernel(Kernel::Softmax { outer, len, inner, log }, vec![0], vec![x.to_vec()])
         }
         o if o.starts_with("Reduce") => plan_reduce(node, inputs),
-        _ => Err(Error::Unsupported(format!(
-            "op {op:?} (node {:?}) is not supported; supported ops: {}",
-            node.name,
-            SUPPORTED_OPS.join(", ")
-        ))),
+        _ => Err(Error::UnsupportedOp { op: op.to_string(), node: node.name.clone(), supported: SUPPORTED_OPS }),
     }
 }
 
@@ -709,7 +706,7 @@ fn plan_reduce(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
         "ReduceSumSquare" => ReduceKind::SumSquare,
         "ReduceLogSum" => ReduceKind::LogSum,
         "ReduceLogSumExp" => ReduceKind::LogSumExp,
-        other => return Err(Error::Unsupported(format!("op {other:?} (node {:?}) is not supported", node.name))),
+        other => return Err(Error::UnsupportedOp { op: other.to_string(), node: node.name.clone(), supported: &[] }),
     };
     let axes = int_param(node, inputs, 1, "axes")?.unwrap_or_default();
     let axes: Vec<usize> = if axes.is_empty() {
