@@ -7,9 +7,10 @@ PORT ?= 8080
 export NODEVICE_SELECT ?= 1
 ONNX_VENV ?= $(CURDIR)/.venv-onnx
 TF_VENV ?= $(CURDIR)/.venv-tf
-BROWSER_TEST = WASM_BINDGEN_TEST_TIMEOUT=180 cargo test --release --target wasm32-unknown-unknown -p webinfer --test web
+# The browser suites build with the test hooks (`testing`: simulateDeviceLoss, benchMatmul); the shipped package never does.
+BROWSER_TEST = WASM_BINDGEN_TEST_TIMEOUT=180 cargo test --release --target wasm32-unknown-unknown -p webinfer --features testing --test web
 
-.PHONY: all bootstrap build pkg test-root-commands test-doc-commands www-pkg demo-model demo test test-native test-chromium test-firefox test-page test-bench-smoke lint bench bench-models bench-cpu bench-convert bundle-size interop-fixtures clean
+.PHONY: all bootstrap build pkg bench-pkg test-root-commands test-doc-commands www-pkg demo-model demo test test-native test-chromium test-firefox test-page test-bench-smoke lint bench bench-models bench-cpu bench-convert bundle-size interop-fixtures clean
 
 all: build
 
@@ -22,6 +23,10 @@ build: bootstrap
 
 pkg: bootstrap
 	wasm-pack build --release --target web
+
+# The benchmark pages' package (bench/pkg-testing): the shipped one plus the `testing` hooks (benchMatmul).
+bench-pkg: bootstrap
+	wasm-pack build --release --target web --out-dir bench/pkg-testing -- --features testing
 
 demo-model: bootstrap
 	@./tools/demo-model.sh
@@ -58,12 +63,12 @@ test-firefox:
 test-page: www-pkg demo-model
 	npm test
 
-test-bench-smoke: pkg
+test-bench-smoke: pkg bench-pkg
 	node bench/run.mjs --smoke
 
 # Side by side with TensorFlow.js and ONNX Runtime Web (bench/results.json, bench/results.md). MobileNetV2
 # is generated once with TensorFlow (TF_VENV: tools/requirements-train.txt + tensorflowjs==4.22.0, then ydf==0.15.0).
-bench: pkg bench-models
+bench: pkg bench-pkg bench-models
 	node bench/run.mjs
 
 bench-models: bootstrap
@@ -78,7 +83,7 @@ interop-fixtures:
 bundle-size: bootstrap
 	./tools/bundle-size.sh
 
-bench-cpu: pkg
+bench-cpu: bench-pkg
 	node bench/cpu.mjs
 
 bench-convert:
@@ -88,7 +93,8 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown -p webinfer --lib --tests -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown -p webinfer --lib --tests --features testing -- -D warnings
 
 clean:
 	cargo clean
-	rm -rf pkg www/pkg www/model
+	rm -rf pkg bench/pkg-testing www/pkg www/model

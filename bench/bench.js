@@ -1,11 +1,14 @@
-// One engine × backend × model per page load (query: engine, backend, model, iters, batch32, mode).
-// Results land in window.benchResult for bench/run.mjs. Everything is served from this origin.
+// One engine × backend × model per page load (query: engine, backend, model, iters, batch32, mode, sizes).
+// Results land in window.benchResult for bench/run.mjs. Everything is served from this origin. Model runs load
+// the shipped package (/pkg, whose bytes are measured); the matmul mode needs the benchMatmul test hook, which
+// only the `testing` build has (/bench/pkg-testing, `make bench-pkg`).
 const q = new URLSearchParams(location.search);
 const engine = q.get("engine");
 const backend = q.get("backend");
 const modelName = q.get("model");
 const iters = Number(q.get("iters") ?? 200);
 const batch32Runs = Number(q.get("batch32") ?? 5);
+const matmulSizes = (q.get("sizes") ?? "128,256,512,1024").split(",").map(Number);
 
 const MODELS = {
   "mnist-mlp": { shape: [28, 28, 1], webinfer: "/tests/fixtures/mnist/converted/mlp/model.json", onnx: "/tests/fixtures/mnist/mnist_mlp.onnx", tfjs: "/bench/models/mnist-mlp/tfjs/model.json" },
@@ -110,10 +113,10 @@ async function modelBench() {
 }
 
 async function matmulBench() {
-  const sizes = [128, 256, 512, 1024];
+  const sizes = matmulSizes;
   const out = [];
   if (engine === "webinfer") {
-    const { default: init, benchMatmul } = await import("/pkg/webinfer.js");
+    const { default: init, benchMatmul } = await import("/bench/pkg-testing/webinfer.js");
     await init();
     for (const n of sizes) out.push({ n, gflops: Math.max(...[0, 1, 2].map(() => benchMatmul(n, Math.max(2, Math.round(2e8 / n ** 3))))) });
   } else {

@@ -1,6 +1,7 @@
 // `make bench`: webinfer vs TensorFlow.js vs ONNX Runtime Web in headless Chromium, one run, one machine.
 // Writes bench/results.json and bench/results.md. `--smoke`: one model, a few iterations, checks only
-// that every engine runs and agrees (part of `make test`, so the harness cannot rot).
+// that every engine runs and agrees, and that webinfer's matmul benchmark runs at one size (part of `make test`,
+// so the harness cannot rot). Needs pkg/ and bench/pkg-testing/ (`make pkg bench-pkg`).
 import { readFileSync, writeFileSync, statSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { execFileSync } from "node:child_process";
@@ -76,15 +77,14 @@ try {
       }
     }
   }
-  if (!smoke) {
-    for (const engine of ["webinfer", "tfjs"]) {
-      const context = await launch({ webgpu: false });
-      try {
-        const { result } = await runPage(context, `${server.url}bench/bench.html?mode=matmul&engine=${engine}`);
-        for (const r of result.matmul) matmul.push({ engine, backend: engine === "webinfer" ? "cpu" : "wasm", ...r });
-      } finally {
-        await context.close();
-      }
+  // The matmul mode runs webinfer's benchMatmul hook (bench/pkg-testing); the smoke run checks it at one size.
+  for (const engine of smoke ? ["webinfer"] : ["webinfer", "tfjs"]) {
+    const context = await launch({ webgpu: false });
+    try {
+      const { result } = await runPage(context, `${server.url}bench/bench.html?mode=matmul&engine=${engine}${smoke ? "&sizes=128" : ""}`);
+      for (const r of result.matmul) matmul.push({ engine, backend: engine === "webinfer" ? "cpu" : "wasm", ...r });
+    } finally {
+      await context.close();
     }
   }
 } finally {
@@ -104,11 +104,12 @@ for (const model of MODELS) {
 
 if (smoke) {
   const bad = runs.filter((r) => !(r.p50_ms > 0 && r.cold_ms > 0 && r.batch32_items_per_s > 0 && r.bytes_gz > 0));
-  if (bad.length || disagreements.length || runs.length !== ENGINES.length) {
-    console.error("bench smoke failed:", JSON.stringify({ bad, disagreements }, null, 1));
+  const matmulOk = matmul.length === 1 && matmul[0].n === 128 && matmul[0].gflops > 0;
+  if (bad.length || disagreements.length || runs.length !== ENGINES.length || !matmulOk) {
+    console.error("bench smoke failed:", JSON.stringify({ bad, disagreements, matmul }, null, 1));
     process.exit(1);
   }
-  console.log(`bench smoke: ${runs.length} engines ran ${MODELS[0]} and agree`);
+  console.log(`bench smoke: ${runs.length} engines ran ${MODELS[0]} and agree; webinfer matmul n=128: ${matmul[0].gflops.toFixed(1)} GFLOP/s`);
   process.exit(0);
 }
 

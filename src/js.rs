@@ -1,9 +1,11 @@
 //! The JavaScript API: `Model.load(url, options)`, `Model.fromBytes(json, shards)`, `model.predict(...)`.
 
 use std::cell::{Cell, RefCell};
+use std::fmt;
 use std::rc::Rc;
 
 use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -18,7 +20,8 @@ const TS_TYPES: &str = r#"
 export interface TensorData { data: Float32Array; shape: number[]; }
 /** A graph input or output. */
 export interface TensorInfo { name: string; dtype: string; shape: (number | string)[]; }
-/** Options of Model.load. */
+/** Options of Model.load and Model.fromBytes. An option of the wrong type, or an unknown backend, rejects with an
+ * InputError. */
 export interface LoadOptions {
   backend?: "auto" | "cpu" | "webgpu";
   onProgress?: (fraction: number) => void;
@@ -29,15 +32,164 @@ export interface LoadOptions {
   /** Called when the GPU device is lost while the model is in use; the model has switched to the CPU. */
   onDeviceLost?: (message: string) => void;
 }
+/** The `name` of every Error webinfer throws or rejects with, one per kind (docs/API.md lists when each happens). */
+export type WebinferErrorName =
+  | "FormatError" | "ShardError" | "ShapeError" | "OpError" | "InputError" | "UnsupportedOpError"
+  | "UnsupportedError" | "IoError" | "GpuError" | "DeviceLostError";
 "#;
 
-fn js_err(e: impl std::fmt::Display) -> JsValue {
-    js_sys::Error::new(&e.to_string()).into()
+/// A JavaScript `Error` whose `name` is the kind's ([`Error::name`]: `ShardError`, `InputError`, …).
+fn js_error(e: Error) -> JsValue {
+    named_error(e.name(), &e.to_string())
+}
+
+fn named_error(name: &str, message: &str) -> JsValue {
+    let error = js_sys::Error::new(message);
+    error.set_name(name);
+    error.into()
 }
 
 fn get(obj: &JsValue, key: &str) -> JsValue {
     Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
+
+/// A serde-wasm-bindgen error's message (the error is a JS Error).
+fn serde_message(e: serde_wasm_bindgen::Error) -> String {
+    describe(&e.into())
+}
+
+/// `Model.load` and `Model.fromBytes` options (the `LoadOptions` TS interface); unknown keys are ignored. The
+/// functions and the fetch `RequestInit` stay JS values; a callback that is not a function is ignored.
+#[derive(Default, Deserialize)]
+#[serde(rename = "LoadOptions", rename_all = "camelCase", default)]
+struct LoadOptions {
+    backend: Option<String>,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    on_progress: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    fetch: JsValue,
+    warm_up: Option<bool>,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    on_device_lost: JsValue,
+}
+
+/// The backend asked for.
+#[derive(Clone, Copy, PartialEq)]
+enum Backend {
+    Auto,
+    Cpu,
+    WebGpu,
+}
+
+impl LoadOptions {
+    fn from_js(options: Option<Object>) -> Result<Self, Error> {
+        let Some(options) = options else { return Ok(LoadOptions::default()) };
+        let options: LoadOptions = serde_wasm_bindgen::from_value(options.into())
+            .map_err(|e| Error::Input(format!("LoadOptions: {}", serde_message(e))))?;
+        options.backend()?;
+        Ok(options)
+    }
+
+    fn backend(&self) -> Result<Backend, Error> {
+        match self.backend.as_deref().unwrap_or("auto") {
+            "auto" => Ok(Backend::Auto),
+            "cpu" => Ok(Backend::Cpu),
+            "webgpu" => Ok(Backend::WebGpu),
+            other => Err(Error::Input(format!("unknown backend {other:?}; use \"auto\", \"cpu\" or \"webgpu\""))),
+        }
+    }
+
+    fn warm_up(&self) -> bool {
+        self.warm_up != Some(false)
+    }
+
+    fn on_progress(&self) -> Option<Function> {
+        self.on_progress.clone().dyn_into().ok()
+    }
+
+    fn on_device_lost(&self) -> Option<Function> {
+        self.on_device_lost.clone().dyn_into().ok()
+    }
+}
+
+/// One `{data, shape}` of `predict({name: {data, shape}})`. `data` stays a JS value (a Float32Array is copied
+/// into wasm once, never walked element by element); a missing `shape` is inferred from the declared one.
+#[derive(Deserialize)]
+#[serde(rename = "TensorData")]
+struct TensorArg {
+    #[serde(default, with = "serde_wasm_bindgen::preserve")]
+    data: JsValue,
+    #[serde(default)]
+    shape: Option<Vec<f64>>,
+}
+
+/// `{name: {data, shape}}`: each name and its entry (still a JS value), in the object's key order.
+struct NamedInputs(Vec<(String, JsValue)>);
+
+/// A JS value passed through serde unchanged.
+#[derive(Deserialize)]
+struct Preserved(#[serde(with = "serde_wasm_bindgen::preserve")] JsValue);
+
+impl<'de> Deserialize<'de> for NamedInputs {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = NamedInputs;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("{name: {data, shape}}")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<NamedInputs, A::Error> {
+                let mut entries = Vec::new();
+                while let Some((name, Preserved(entry))) = map.next_entry::<String, Preserved>()? {
+                    entries.push((name, entry));
+                }
+                Ok(NamedInputs(entries))
+            }
+        }
+        deserializer.deserialize_map(Entries)
+    }
+}
+
+/// A result tensor (the `TensorData` TS interface); `data` is built as a Float32Array and passed through.
+#[derive(Serialize)]
+struct TensorOut {
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    data: Float32Array,
+    shape: Vec<f64>,
+}
+
+impl TensorOut {
+    fn of(t: &Tensor) -> Self {
+        TensorOut { data: Float32Array::from(&t.to_f32s()[..]), shape: t.shape.iter().map(|&d| d as f64).collect() }
+    }
+}
+
+/// `{name: {data, shape}}` of a model with several outputs, in graph-output order.
+struct NamedOutputs<'a>(Vec<(&'a str, TensorOut)>);
+
+impl Serialize for NamedOutputs<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(name, t)| (name, t)))
+    }
+}
+
+/// A graph input or output (the `TensorInfo` TS interface).
+#[derive(Serialize)]
+struct TensorInfo<'a> {
+    name: &'a str,
+    dtype: &'static str,
+    shape: Vec<InfoDim<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum InfoDim<'a> {
+    Fixed(f64),
+    Symbol(&'a str),
+}
+
+/// Results and graph infos: maps become plain objects.
+const TO_JS: serde_wasm_bindgen::Serializer = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
 
 /// The webinfer version.
 #[wasm_bindgen]
@@ -79,15 +231,18 @@ impl Shared {
         }
     }
 
+    /// `{data, shape}`, or `{name: {data, shape}}` for several outputs. (Not inlined: `predict`'s three paths
+    /// share one copy.)
+    #[inline(never)]
     fn outputs_to_js(&self, outputs: &[Tensor]) -> Result<JsValue, JsValue> {
-        if outputs.len() == 1 {
-            return Ok(tensor_to_js(&outputs[0]));
-        }
-        let map = Object::new();
-        for (info, t) in self.cpu.borrow().outputs().iter().zip(outputs) {
-            Reflect::set(&map, &JsValue::from_str(&info.name), &tensor_to_js(t))?;
-        }
-        Ok(map.into())
+        let js = if outputs.len() == 1 {
+            TensorOut::of(&outputs[0]).serialize(&TO_JS)
+        } else {
+            let cpu = self.cpu.borrow();
+            let named = cpu.outputs().iter().zip(outputs).map(|(info, t)| (info.name.as_str(), TensorOut::of(t)));
+            NamedOutputs(named.collect()).serialize(&TO_JS)
+        };
+        js.map_err(|e| js_error(Error::Shape(format!("outputs: {}", serde_message(e)))))
     }
 }
 
@@ -99,31 +254,57 @@ fn console_warn(msg: &str) {
 }
 
 /// Resolves `url` against the page's (or worker's) location; unchanged where there is none.
-fn absolute_url(url: &str) -> Result<String, JsValue> {
+fn absolute_url(url: &str) -> Result<String, Error> {
     match get(&get(&js_sys::global(), "location"), "href").as_string() {
-        Some(href) => Ok(web_sys::Url::new_with_base(url, &href)?.href()),
+        Some(href) => web_sys::Url::new_with_base(url, &href)
+            .map(|u| u.href())
+            .map_err(|e| Error::Input(format!("model URL {url:?}: {}", describe(&e)))),
         None => Ok(url.to_string()),
     }
 }
 
 /// Resolves a shard path against the absolute model.json URL.
-fn resolve_url(path: &str, model_url: &str) -> Result<String, JsValue> {
-    Ok(web_sys::Url::new_with_base(path, model_url)?.href())
+fn resolve_url(path: &str, model_url: &str) -> Result<String, Error> {
+    web_sys::Url::new_with_base(path, model_url)
+        .map(|u| u.href())
+        .map_err(|e| Error::Format(format!("{model_url}: shard path {path:?}: {}", describe(&e))))
 }
 
-async fn fetch(url: &str, init: &JsValue) -> Result<web_sys::Response, JsValue> {
+/// What a fetch is for: a failure to fetch or read model.json is an `IoError` (as reading it from disk is),
+/// one for a shard a `ShardError` (as a missing or unreadable shard file is).
+#[derive(Clone, Copy)]
+enum Fetched {
+    ModelJson,
+    Shard,
+}
+
+impl Fetched {
+    fn error(self, msg: String) -> Error {
+        match self {
+            Fetched::ModelJson => Error::Io(msg),
+            Fetched::Shard => Error::Shard(msg),
+        }
+    }
+}
+
+async fn fetch(url: &str, init: &JsValue, what: Fetched) -> Result<web_sys::Response, Error> {
     let fetch: Function =
-        get(&js_sys::global(), "fetch").dyn_into().map_err(|_| js_err("fetch() is not available here"))?;
-    let promise: Promise = fetch
-        .call2(&JsValue::UNDEFINED, &JsValue::from_str(url), init)
-        .map_err(|e| js_err(format!("fetch {url} failed: {}", describe(&e))))?
-        .dyn_into()?;
+        get(&js_sys::global(), "fetch").dyn_into().map_err(|_| what.error("fetch() is not available here".into()))?;
+    let failed = |e: JsValue| what.error(format!("fetch {url} failed: {}", describe(&e)));
+    let promise: Promise =
+        fetch.call2(&JsValue::UNDEFINED, &JsValue::from_str(url), init).map_err(failed)?.dyn_into().map_err(|v| {
+            what.error(format!(
+                "fetch {url} failed: fetch() returned {} instead of a Promise",
+                describe(&v.js_typeof())
+            ))
+        })?;
     let response: web_sys::Response = JsFuture::from(promise)
         .await
-        .map_err(|e| js_err(format!("fetch {url} failed: {}", describe(&e))))?
-        .dyn_into()?;
+        .map_err(failed)?
+        .dyn_into()
+        .map_err(|_| what.error(format!("fetch {url} failed: it did not resolve to a Response")))?;
     if !response.ok() {
-        return Err(js_err(format!("HTTP {} {} for {url}", response.status(), response.status_text())));
+        return Err(what.error(format!("HTTP {} {} for {url}", response.status(), response.status_text())));
     }
     Ok(response)
 }
@@ -135,20 +316,26 @@ fn describe(e: &JsValue) -> String {
         .unwrap_or_else(|| format!("{e:?}"))
 }
 
-/// Reads a response body chunk by chunk, reporting each chunk's size.
-async fn read_body(response: web_sys::Response, url: &str, on_chunk: &dyn Fn(usize)) -> Result<Vec<u8>, JsValue> {
+/// Reads model.json's body as text.
+async fn read_text(response: web_sys::Response, url: &str) -> Result<String, Error> {
+    let failed = |e: JsValue| Fetched::ModelJson.error(format!("reading {url} failed: {}", describe(&e)));
+    let text = JsFuture::from(response.text().map_err(failed)?).await.map_err(failed)?;
+    text.as_string().ok_or_else(|| Fetched::ModelJson.error(format!("{url}: body is not text")))
+}
+
+/// Reads a shard's body chunk by chunk, reporting each chunk's size.
+async fn read_body(response: web_sys::Response, url: &str, on_chunk: &dyn Fn(usize)) -> Result<Vec<u8>, Error> {
+    let failed = |e: JsValue| Fetched::Shard.error(format!("reading {url} failed: {}", describe(&e)));
     let Some(body) = response.body() else {
-        let buf = JsFuture::from(response.array_buffer()?).await?;
+        let buf = JsFuture::from(response.array_buffer().map_err(failed)?).await.map_err(failed)?;
         let bytes = Uint8Array::new(&buf).to_vec();
         on_chunk(bytes.len());
         return Ok(bytes);
     };
-    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().dyn_into()?;
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().dyn_into().map_err(|r| failed(r.into()))?;
     let mut bytes = Vec::new();
     loop {
-        let chunk = JsFuture::from(reader.read())
-            .await
-            .map_err(|e| js_err(format!("reading {url} failed: {}", describe(&e))))?;
+        let chunk = JsFuture::from(reader.read()).await.map_err(failed)?;
         if get(&chunk, "done").as_bool().unwrap_or(true) {
             break;
         }
@@ -162,32 +349,23 @@ async fn read_body(response: web_sys::Response, url: &str, on_chunk: &dyn Fn(usi
 }
 
 fn info_to_js(info: &[ValueInfo]) -> Array {
-    info.iter()
-        .map(|v| {
-            let o = Object::new();
-            let shape: Array = v
+    let infos: Vec<TensorInfo> = info
+        .iter()
+        .map(|v| TensorInfo {
+            name: &v.name,
+            dtype: v.dtype.name(),
+            shape: v
                 .shape
                 .iter()
                 .map(|d| match d {
-                    Dim::Fixed(n) => JsValue::from_f64(*n as f64),
-                    Dim::Symbol(s) => JsValue::from_str(s),
+                    Dim::Fixed(n) => InfoDim::Fixed(*n as f64),
+                    Dim::Symbol(s) => InfoDim::Symbol(s),
                 })
-                .collect();
-            let _ = Reflect::set(&o, &"name".into(), &JsValue::from_str(&v.name));
-            let _ = Reflect::set(&o, &"dtype".into(), &JsValue::from_str(v.dtype.name()));
-            let _ = Reflect::set(&o, &"shape".into(), &shape);
-            JsValue::from(o)
+                .collect(),
         })
-        .collect()
-}
-
-fn tensor_to_js(t: &Tensor) -> JsValue {
-    let o = Object::new();
-    let data = Float32Array::from(&t.to_f32s()[..]);
-    let shape: Array = t.shape.iter().map(|&d| JsValue::from_f64(d as f64)).collect();
-    let _ = Reflect::set(&o, &"data".into(), &data);
-    let _ = Reflect::set(&o, &"shape".into(), &shape);
-    o.into()
+        .collect();
+    // Strings, numbers, objects and arrays only: nothing here can fail to serialize.
+    infos.serialize(&TO_JS).map(|v| v.unchecked_into::<Array>()).unwrap_or_default()
 }
 
 /// Infers a shape for flat data from the declared shape (one symbolic dim is solved from the length).
@@ -214,26 +392,35 @@ fn infer_shape(info: &ValueInfo, len: usize) -> Result<Vec<usize>, Error> {
     Ok(info.shape.iter().map(|d| if let Dim::Fixed(n) = d { *n as usize } else { len / fixed }).collect())
 }
 
-fn tensor_from_js(info: &ValueInfo, data: &JsValue, shape: &JsValue) -> Result<Tensor, JsValue> {
+/// The `shape` argument of `predict(data, shape)`: a number array, or undefined/null to infer it.
+fn shape_arg(shape: JsValue) -> Result<Option<Vec<f64>>, Error> {
+    serde_wasm_bindgen::from_value(shape).map_err(|e| Error::Input(format!("shape: {}", serde_message(e))))
+}
+
+/// A tensor from a Float32Array (or a number array or other array-like) and its shape.
+fn tensor_from_js(info: &ValueInfo, data: &JsValue, shape: Option<Vec<f64>>) -> Result<Tensor, Error> {
     let values: Vec<f32> = if data.is_instance_of::<Float32Array>() {
-        Float32Array::from(data.clone()).to_vec()
+        data.unchecked_ref::<Float32Array>().to_vec()
     } else if Array::is_array(data) || get(data, "length").as_f64().is_some() {
         Float32Array::new(data).to_vec()
     } else {
-        return Err(js_err(format!(
+        return Err(Error::Input(format!(
             "input {:?}: expected a Float32Array, got {}",
             info.name,
             describe(&data.js_typeof())
         )));
     };
-    let shape: Vec<usize> = if shape.is_undefined() || shape.is_null() {
-        infer_shape(info, values.len()).map_err(js_err)?
-    } else {
-        Array::from(shape).iter().map(|d| d.as_f64().unwrap_or(-1.0).max(0.0) as usize).collect()
+    let shape: Vec<usize> = match shape {
+        None => infer_shape(info, values.len())?,
+        Some(dims) => dims.iter().map(|&d| d.max(0.0) as usize).collect(),
     };
     let n: usize = shape.iter().product();
     if n != values.len() {
-        return Err(js_err(format!("input {:?}: shape {shape:?} needs {n} values, got {}", info.name, values.len())));
+        return Err(Error::Input(format!(
+            "input {:?}: shape {shape:?} needs {n} values, got {}",
+            info.name,
+            values.len()
+        )));
     }
     Ok(match info.dtype {
         crate::json::DType::Int32 | crate::json::DType::Int64 | crate::json::DType::Bool => {
@@ -251,57 +438,9 @@ impl Model {
         url: String,
         #[wasm_bindgen(unchecked_param_type = "LoadOptions")] options: Option<Object>,
     ) -> Result<Model, JsValue> {
-        let options: JsValue = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
-        let init = if options.is_undefined() { JsValue::UNDEFINED } else { get(&options, "fetch") };
-        let on_progress: Option<Function> =
-            if options.is_undefined() { None } else { get(&options, "onProgress").dyn_into().ok() };
-        let backend = requested_backend(&options)?;
-        let model_url = absolute_url(&url)?;
-        let text = fetch(&model_url, &init).await?.text()?;
-        let json_text =
-            JsFuture::from(text).await?.as_string().ok_or_else(|| js_err(format!("{model_url}: body is not text")))?;
-        let document = crate::ModelDocument::parse(&json_text, &model_url).map_err(js_err)?;
-        let manifest = document.manifest();
-        let urls: Vec<String> = document.shard_paths().map(|p| resolve_url(p, &model_url)).collect::<Result<_, _>>()?;
-        let total: u64 = manifest
-            .iter()
-            .map(|g| {
-                if g.shards.is_empty() {
-                    g.weights.iter().map(|w| w.byte_len() as u64).sum()
-                } else {
-                    g.shards.iter().map(|s| s.byte_length).sum::<u64>()
-                }
-            })
-            .sum();
-        let received = Rc::new(Cell::new(0usize));
-        let report = {
-            let received = received.clone();
-            let on_progress = on_progress.clone();
-            Rc::new(move |n: usize| {
-                received.set(received.get() + n);
-                if let Some(f) = &on_progress {
-                    if total > 0 {
-                        let fraction = (received.get() as f64 / total as f64).min(1.0);
-                        let _ = f.call1(&JsValue::NULL, &JsValue::from_f64(fraction));
-                    }
-                }
-            })
-        };
-        let fetches = urls.iter().map(|u| {
-            let report = report.clone();
-            let init = init.clone();
-            async move {
-                let response = fetch(u, &init).await?;
-                read_body(response, u, &*report).await
-            }
-        });
-        let shards: Vec<Vec<u8>> = futures_util::future::try_join_all(fetches).await?;
-        let size = shards.iter().map(Vec::len).sum::<usize>() + json_text.len();
-        let inner = document.decode(&shards, &urls).and_then(crate::Model::from_graph).map_err(js_err)?;
-        if let Some(f) = &on_progress {
-            let _ = f.call1(&JsValue::NULL, &JsValue::from_f64(1.0));
-        }
-        Model::with_backend(inner, backend, size as f64, &options).await
+        let options = LoadOptions::from_js(options).map_err(js_error)?;
+        let (inner, size) = fetch_model(&url, &options).await.map_err(js_error)?;
+        Model::with_backend(inner, size as f64, &options).await
     }
 
     /// Builds a model from bytes the caller already has: model.json (string or bytes) and the shards in
@@ -315,41 +454,37 @@ impl Model {
         let text = match model_json.as_string() {
             Some(s) => s,
             None => String::from_utf8(Uint8Array::new(&model_json).to_vec())
-                .map_err(|_| js_err("model.json bytes are not UTF-8"))?,
+                .map_err(|_| js_error(Error::Format("model.json bytes are not UTF-8".into())))?,
         };
         let shards: Vec<Vec<u8>> = shards.iter().map(|s| Uint8Array::new(&s).to_vec()).collect();
         let size = shards.iter().map(Vec::len).sum::<usize>() + text.len();
-        let inner = crate::model_from_bytes(&text, &shards).map_err(js_err)?;
-        let options: JsValue = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
-        Model::with_backend(inner, requested_backend(&options)?, size as f64, &options).await
+        let inner = crate::model_from_bytes(&text, &shards).map_err(js_error)?;
+        let options = LoadOptions::from_js(options).map_err(js_error)?;
+        Model::with_backend(inner, size as f64, &options).await
     }
 
-    async fn with_backend(
-        mut cpu: crate::Model,
-        requested: String,
-        size_bytes: f64,
-        options: &JsValue,
-    ) -> Result<Model, JsValue> {
-        let warm_up = wants_warm_up(options);
-        let on_device_lost: Option<Function> =
-            if options.is_undefined() { None } else { get(options, "onDeviceLost").dyn_into().ok() };
-        let (gpu, cpu_reason) = if requested == "cpu" {
+    async fn with_backend(mut cpu: crate::Model, size_bytes: f64, options: &LoadOptions) -> Result<Model, JsValue> {
+        let requested = options.backend().map_err(js_error)?;
+        let warm_up = options.warm_up();
+        let (gpu, cpu_reason) = if requested == Backend::Cpu {
             (None, Some("the CPU backend was requested".to_string()))
         } else {
             match start_gpu(&cpu, warm_up).await {
                 Ok(gpu) => (Some(Rc::new(gpu)), None),
-                Err(e) if requested == "webgpu" => return Err(js_err(format!("backend \"webgpu\": {e}"))),
+                Err(e) if requested == Backend::WebGpu => {
+                    return Err(named_error(e.name(), &format!("backend \"webgpu\": {e}")))
+                }
                 Err(e) => (None, Some(e.to_string())),
             }
         };
         if gpu.is_none() && warm_up {
-            cpu.warm_up().map_err(js_err)?;
+            cpu.warm_up().map_err(js_error)?;
         }
         let shared = Shared {
             cpu: RefCell::new(cpu),
             gpu: RefCell::new(gpu),
             cpu_reason: RefCell::new(cpu_reason),
-            on_device_lost,
+            on_device_lost: options.on_device_lost(),
         };
         Ok(Model { shared: Rc::new(shared), size_bytes })
     }
@@ -384,14 +519,6 @@ impl Model {
         self.shared.cpu_reason.borrow().clone()
     }
 
-    /// Destroys the GPU device as a driver reset would, to exercise recovery. No effect on the CPU.
-    #[wasm_bindgen(js_name = simulateDeviceLoss)]
-    pub fn simulate_device_loss(&self) {
-        if let Some(gpu) = self.shared.gpu.borrow().as_ref() {
-            gpu.gpu().simulate_loss();
-        }
-    }
-
     /// Bytes of model.json plus shards this model was loaded from.
     #[wasm_bindgen(getter, js_name = sizeBytes)]
     pub fn size_bytes(&self) -> f64 {
@@ -408,9 +535,9 @@ impl Model {
         #[wasm_bindgen(unchecked_param_type = "number[]")] shape: Option<Array>,
     ) -> Promise {
         let shape = shape.map_or(JsValue::UNDEFINED, JsValue::from);
-        let tensors = match self.tensors_from_js(&input, &shape) {
+        let tensors = match self.tensors_from_js(&input, shape) {
             Ok(t) => t,
-            Err(e) => return Promise::reject(&e),
+            Err(e) => return Promise::reject(&js_error(e)),
         };
         let shared = Rc::clone(&self.shared);
         let gpu = shared.gpu.borrow().clone();
@@ -427,10 +554,10 @@ impl Model {
                         Ok(outputs) => shared.outputs_to_js(&outputs),
                         Err(Error::DeviceLost(msg)) => {
                             shared.leave_gpu(&msg);
-                            let outputs = shared.cpu.borrow_mut().predict(&tensors).map_err(js_err)?;
+                            let outputs = shared.cpu.borrow_mut().predict(&tensors).map_err(js_error)?;
                             shared.outputs_to_js(&outputs)
                         }
-                        Err(e) => Err(js_err(e)),
+                        Err(e) => Err(js_error(e)),
                     }
                 });
             }
@@ -449,49 +576,110 @@ impl Model {
         #[wasm_bindgen(unchecked_param_type = "number[] | undefined")] shape: &JsValue,
     ) -> Result<JsValue, JsValue> {
         if self.shared.gpu.borrow().is_some() {
-            return Err(js_err("predictSync runs on the CPU backend; this model runs on WebGPU, whose results arrive asynchronously: use `await model.predict(...)`, or load with {backend: \"cpu\"}"));
+            return Err(js_error(Error::Unsupported("predictSync runs on the CPU backend; this model runs on WebGPU, whose results arrive asynchronously: use `await model.predict(...)`, or load with {backend: \"cpu\"}".into())));
         }
-        let tensors = self.tensors_from_js(input, shape)?;
+        let tensors = self.tensors_from_js(input, shape.clone()).map_err(js_error)?;
         self.run_cpu(&tensors)
     }
 }
 
+/// Test hooks, in builds with the `testing` feature only (the browser suites); never in the shipped package.
+#[cfg(feature = "testing")]
+#[wasm_bindgen]
+impl Model {
+    /// Destroys the GPU device as a driver reset would, to exercise recovery. No effect on the CPU.
+    #[wasm_bindgen(js_name = simulateDeviceLoss)]
+    pub fn simulate_device_loss(&self) {
+        if let Some(gpu) = self.shared.gpu.borrow().as_ref() {
+            gpu.gpu().simulate_loss();
+        }
+    }
+}
+
+/// Fetches model.json and its shards (in parallel, reporting progress) and builds the model; also returns the
+/// bytes fetched.
+async fn fetch_model(url: &str, options: &LoadOptions) -> Result<(crate::Model, usize), Error> {
+    let init = &options.fetch;
+    let on_progress = options.on_progress();
+    let model_url = absolute_url(url)?;
+    let json_text = read_text(fetch(&model_url, init, Fetched::ModelJson).await?, &model_url).await?;
+    let document = crate::ModelDocument::parse(&json_text, &model_url)?;
+    let manifest = document.manifest();
+    let urls: Vec<String> = document.shard_paths().map(|p| resolve_url(p, &model_url)).collect::<Result<_, _>>()?;
+    let total: u64 = manifest
+        .iter()
+        .map(|g| {
+            if g.shards.is_empty() {
+                g.weights.iter().map(|w| w.byte_len() as u64).sum()
+            } else {
+                g.shards.iter().map(|s| s.byte_length).sum::<u64>()
+            }
+        })
+        .sum();
+    let received = Rc::new(Cell::new(0usize));
+    let report = {
+        let received = received.clone();
+        let on_progress = on_progress.clone();
+        Rc::new(move |n: usize| {
+            received.set(received.get() + n);
+            if let Some(f) = &on_progress {
+                if total > 0 {
+                    let fraction = (received.get() as f64 / total as f64).min(1.0);
+                    let _ = f.call1(&JsValue::NULL, &JsValue::from_f64(fraction));
+                }
+            }
+        })
+    };
+    let fetches = urls.iter().map(|u| {
+        let report = report.clone();
+        async move {
+            let response = fetch(u, init, Fetched::Shard).await?;
+            read_body(response, u, &*report).await
+        }
+    });
+    let shards: Vec<Vec<u8>> = futures_util::future::try_join_all(fetches).await?;
+    let size = shards.iter().map(Vec::len).sum::<usize>() + json_text.len();
+    let inner = document.decode(&shards, &urls).and_then(crate::Model::from_graph)?;
+    if let Some(f) = &on_progress {
+        let _ = f.call1(&JsValue::NULL, &JsValue::from_f64(1.0));
+    }
+    Ok((inner, size))
+}
+
 impl Model {
     fn run_cpu(&self, tensors: &[Tensor]) -> Result<JsValue, JsValue> {
-        let outputs = self.shared.cpu.borrow_mut().predict(tensors).map_err(js_err)?;
+        let outputs = self.shared.cpu.borrow_mut().predict(tensors).map_err(js_error)?;
         self.shared.outputs_to_js(&outputs)
     }
 
-    fn tensors_from_js(&self, input: &JsValue, shape: &JsValue) -> Result<Vec<Tensor>, JsValue> {
+    /// The tensors of `predict(input, shape)`, in graph-input order.
+    fn tensors_from_js(&self, input: &JsValue, shape: JsValue) -> Result<Vec<Tensor>, Error> {
         let cpu = self.shared.cpu.borrow();
-        let infos = cpu.inputs().to_vec();
+        let infos = cpu.inputs();
         let direct = input.is_instance_of::<Float32Array>() || Array::is_array(input);
         if direct {
             if infos.len() != 1 {
                 let names: Vec<&str> = infos.iter().map(|i| i.name.as_str()).collect();
-                return Err(js_err(format!(
+                return Err(Error::Input(format!(
                     "the model has {} inputs {names:?}: pass {{name: {{data, shape}}}}",
                     infos.len()
                 )));
             }
-            Ok(vec![tensor_from_js(&infos[0], input, shape)?])
+            Ok(vec![tensor_from_js(&infos[0], input, shape_arg(shape)?)?])
         } else if input.is_object() {
-            let named: Vec<(String, JsValue)> = Object::entries(input.unchecked_ref::<Object>())
-                .iter()
-                .filter_map(|pair| {
-                    let pair = Array::from(&pair);
-                    pair.get(0).as_string().map(|name| (name, pair.get(1)))
-                })
-                .filter(|(_, entry)| !entry.is_undefined())
-                .collect();
-            let entries = cpu.order_by_name(named).map_err(js_err)?;
-            infos
-                .iter()
-                .zip(&entries)
-                .map(|(info, entry)| tensor_from_js(info, &get(entry, "data"), &get(entry, "shape")))
-                .collect()
+            let NamedInputs(entries) = serde_wasm_bindgen::from_value(input.clone())
+                .map_err(|e| Error::Input(format!("predict: {}", serde_message(e))))?;
+            let mut named = Vec::with_capacity(entries.len());
+            for (name, entry) in entries {
+                // An undefined (or null) entry counts as absent.
+                let entry: Option<TensorArg> = serde_wasm_bindgen::from_value(entry)
+                    .map_err(|e| Error::Input(format!("input {name:?}: {}", serde_message(e))))?;
+                named.extend(entry.map(|t| (name, t)));
+            }
+            let entries = cpu.order_by_name(named)?;
+            infos.iter().zip(entries).map(|(info, entry)| tensor_from_js(info, &entry.data, entry.shape)).collect()
         } else {
-            Err(js_err("predict expects a Float32Array or {name: {data, shape}}"))
+            Err(Error::Input("predict expects a Float32Array or {name: {data, shape}}".into()))
         }
     }
 }
@@ -506,18 +694,7 @@ async fn start_gpu(cpu: &crate::Model, warm_up: bool) -> Result<GpuModel, Error>
     Ok(model)
 }
 
-fn wants_warm_up(options: &JsValue) -> bool {
-    options.is_undefined() || get(options, "warmUp").as_bool() != Some(false)
-}
-
-fn requested_backend(options: &JsValue) -> Result<String, JsValue> {
-    let backend = if options.is_undefined() { None } else { get(options, "backend").as_string() };
-    match backend.as_deref().unwrap_or("auto") {
-        b @ ("auto" | "cpu" | "webgpu") => Ok(b.to_string()),
-        other => Err(js_err(format!("unknown backend {other:?}; use \"auto\", \"cpu\" or \"webgpu\""))),
-    }
-}
-
+#[cfg(feature = "testing")]
 fn now_ms() -> f64 {
     let performance = get(&js_sys::global(), "performance");
     get(&performance, "now")
@@ -529,7 +706,9 @@ fn now_ms() -> f64 {
 }
 
 /// Benchmarks the CPU backend's GEMM: `iters` products of n×n matrices (B packed once, as model weights
-/// are; A packed per call, as activations are). Returns GFLOP/s.
+/// are; A packed per call, as activations are). Returns GFLOP/s. A test hook of the benchmark pages, in builds
+/// with the `testing` feature only.
+#[cfg(feature = "testing")]
 #[wasm_bindgen(js_name = benchMatmul)]
 pub fn bench_matmul(n: usize, iters: usize) -> f64 {
     use crate::ops::gemm::{gemm_packed, pack_a_into, pack_b, Activation, Bias, MR};

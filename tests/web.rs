@@ -57,10 +57,21 @@ fn tiny_dense_sharded(shard_size: usize) -> (String, Vec<Vec<u8>>) {
 
 /// Builds a model from bytes with `backend` ("auto", "cpu" or "webgpu").
 async fn from_bytes(json: &str, shards: &[&[u8]], backend: &str) -> Result<webinfer::js::Model, JsValue> {
+    from_bytes_with(json, shards, &[("backend", backend.into())]).await
+}
+
+/// Builds a model from bytes with these LoadOptions.
+async fn from_bytes_with(
+    json: &str,
+    shards: &[&[u8]],
+    options: &[(&str, JsValue)],
+) -> Result<webinfer::js::Model, JsValue> {
     let shards: Array = shards.iter().map(|s| JsValue::from(Uint8Array::from(*s))).collect();
-    let options = Object::new();
-    Reflect::set(&options, &"backend".into(), &backend.into()).unwrap();
-    webinfer::js::Model::from_bytes(JsValue::from_str(json), shards, Some(options)).await
+    let object = Object::new();
+    for (key, value) in options {
+        Reflect::set(&object, &JsValue::from_str(key), value).unwrap();
+    }
+    webinfer::js::Model::from_bytes(JsValue::from_str(json), shards, Some(object)).await
 }
 
 thread_local! {
@@ -120,9 +131,12 @@ async fn corrupted_shard_is_rejected_by_name() {
     let (json, mut shards) = tiny_dense();
     shards[0][0] ^= 0xff;
     let shards: Vec<&[u8]> = shards.iter().map(|s| &s[..]).collect();
-    let err = from_bytes(&json, &shards, "auto").await.err().unwrap();
-    let msg = String::from(err.dyn_into::<js_sys::Error>().unwrap().message());
+    let (name, msg) = js_name_and_message(from_bytes(&json, &shards, "auto").await.err().unwrap());
     assert!(msg.contains("sha256 mismatch") && msg.contains("group1-shard1of"), "{msg}");
+    assert_eq!(name, "ShardError", "{msg}");
+    let (name, msg) = js_name_and_message(from_bytes(&json, &shards[1..], "auto").await.err().unwrap());
+    assert!(msg.contains("shard(s), got"), "{msg}");
+    assert_eq!(name, "ShardError", "{msg}");
 }
 
 #[wasm_bindgen_test]
@@ -131,8 +145,14 @@ async fn wrong_input_length_names_expected_shape() {
     let shards: Vec<&[u8]> = shards.iter().map(|s| &s[..]).collect();
     let mut model = from_bytes(&json, &shards, "cpu").await.unwrap();
     let err = model.predict_sync(&Float32Array::from(&[1.0f32, 2.0][..]).into(), &JsValue::UNDEFINED).err().unwrap();
-    let msg = String::from(err.dyn_into::<js_sys::Error>().unwrap().message());
+    let (name, msg) = js_name_and_message(err);
     assert!(msg.contains("\"x\"") && msg.contains("batch, 3"), "{msg}");
+    assert_eq!(name, "InputError", "{msg}");
+    let shape: Array = [JsValue::from_f64(2.0), JsValue::from_f64(3.0)].into_iter().collect();
+    let promise = model.predict(Float32Array::from(&[1.0f32, 2.0, 3.0][..]).into(), Some(shape));
+    let (name, msg) = js_name_and_message(wasm_bindgen_futures::JsFuture::from(promise).await.err().unwrap());
+    assert!(msg.contains("\"x\"") && msg.contains("needs 6 values, got 3"), "{msg}");
+    assert_eq!(name, "InputError", "{msg}");
 }
 
 /// Payload of a little-endian .npy file (header skipped).
@@ -151,7 +171,13 @@ fn f32s(bytes: &[u8]) -> Vec<f32> {
 }
 
 fn js_message(err: JsValue) -> String {
-    String::from(err.dyn_into::<js_sys::Error>().unwrap().message())
+    js_name_and_message(err).1
+}
+
+/// A JS Error's `name` (the error kind: `ShardError`, `InputError`, …) and message.
+fn js_name_and_message(err: JsValue) -> (String, String) {
+    let err = err.dyn_into::<js_sys::Error>().unwrap();
+    (String::from(err.name()), String::from(err.message()))
 }
 
 async fn predict_js(model: &mut webinfer::js::Model, data: &[f32], shape: &[f64]) -> (Vec<f32>, Vec<f64>) {
@@ -212,16 +238,22 @@ async fn webgpu_is_used_where_the_browser_has_it_and_a_clear_error_where_not() {
     let json = include_str!("fixtures/mnist/converted/mlp/model.json");
     let shard: &[u8] = include_bytes!("fixtures/mnist/converted/mlp/group1-shard1of1.bin");
     match from_bytes(json, &[shard], "webgpu").await {
-        Ok(model) => {
+        Ok(mut model) => {
             assert!(browser_has_webgpu().await, "webgpu worked in a browser without it");
             assert_eq!(model.backend(), "webgpu");
             assert!(model.adapter().is_some());
             assert_eq!(model.cpu_reason(), None);
+            let err =
+                model.predict_sync(&Float32Array::new_with_length(784).into(), &JsValue::UNDEFINED).err().unwrap();
+            let (name, msg) = js_name_and_message(err);
+            assert!(msg.contains("predictSync runs on the CPU backend"), "{msg}");
+            assert_eq!(name, "UnsupportedError", "{msg}");
         }
         Err(e) => {
-            assert!(!browser_has_webgpu().await, "webgpu failed in Chromium: {}", js_message(e));
-            let msg = js_message(e);
+            let (name, msg) = js_name_and_message(e);
+            assert!(!browser_has_webgpu().await, "webgpu failed in Chromium: {msg}");
             assert!(msg.contains("backend \"webgpu\"") && msg.contains("no WebGPU adapter"), "{msg}");
+            assert_eq!(name, "GpuError", "{msg}");
             let model = from_bytes(json, &[shard], "auto").await.unwrap();
             assert_eq!(model.backend(), "cpu");
             assert!(model.cpu_reason().unwrap().contains("no WebGPU adapter"));
@@ -239,6 +271,8 @@ async fn every_kernel_compiles_with_the_browsers_shader_compiler() {
     assert!(compiled >= 17, "{compiled}");
 }
 
+/// Needs the `simulateDeviceLoss` test hook: `make test-chromium` / `make test-firefox` build with `--features testing`.
+#[cfg(feature = "testing")]
 #[wasm_bindgen_test]
 async fn a_lost_gpu_device_switches_the_model_to_the_cpu() {
     let json = include_str!("fixtures/mnist/converted/cnn/model.json");
@@ -334,8 +368,15 @@ async fn load_reports_404_and_corrupted_shards_by_url() {
     missing.push((model_url.clone(), json.clone().into_bytes()));
     {
         let _fetch = FakeFetch::install(&missing);
-        let msg = js_message(load(&model_url, None).await.err().unwrap());
+        let (name, msg) = js_name_and_message(load(&model_url, None).await.err().unwrap());
         assert!(msg.contains("HTTP 404") && msg.contains(&gone), "{msg}");
+        assert_eq!(name, "ShardError", "{msg}");
+    }
+    {
+        let _fetch = FakeFetch::install(&files);
+        let (name, msg) = js_name_and_message(load(&model_url, None).await.err().unwrap());
+        assert!(msg.contains("HTTP 404") && msg.contains(&model_url), "{msg}");
+        assert_eq!(name, "IoError", "{msg}");
     }
     let mut corrupt = files.clone();
     corrupt[2].1[0] ^= 0x40;
@@ -343,13 +384,15 @@ async fn load_reports_404_and_corrupted_shards_by_url() {
     corrupt.push((model_url.clone(), json.into_bytes()));
     {
         let _fetch = FakeFetch::install(&corrupt);
-        let msg = js_message(load(&model_url, None).await.err().unwrap());
+        let (name, msg) = js_name_and_message(load(&model_url, None).await.err().unwrap());
         assert!(msg.contains("sha256 mismatch") && msg.contains(&bad), "{msg}");
+        assert_eq!(name, "ShardError", "{msg}");
     }
     {
         let _fetch = FakeFetch::install(&[(model_url.clone(), br#"{"format":"webinfer-graph/9"}"#.to_vec())]);
-        let msg = js_message(load(&model_url, None).await.err().unwrap());
+        let (name, msg) = js_name_and_message(load(&model_url, None).await.err().unwrap());
         assert!(msg.contains("unsupported format version") && msg.contains("webinfer-graph/9"), "{msg}");
+        assert_eq!(name, "FormatError", "{msg}");
     }
 }
 
@@ -415,6 +458,12 @@ async fn named_inputs_and_outputs_round_trip_through_js() {
     let mut model = from_bytes(&json, &shards, "cpu").await.unwrap();
     assert_eq!(model.inputs().length(), 2);
     assert_eq!(Reflect::get(&model.outputs().get(1), &"name".into()).unwrap(), "scaled");
+    let a = model.inputs().get(0);
+    assert_eq!(Reflect::get(&a, &"name".into()).unwrap(), "a");
+    assert_eq!(Reflect::get(&a, &"dtype".into()).unwrap(), "float32");
+    let a_shape = Array::from(&Reflect::get(&a, &"shape".into()).unwrap());
+    assert_eq!((a_shape.get(0), a_shape.get(1)), (JsValue::from_str("n"), JsValue::from_f64(2.0)));
+    assert_eq!(a_shape.length(), 2);
     let tensor = |data: &[f32], shape: &[f64]| {
         let o = Object::new();
         Reflect::set(&o, &"data".into(), &Float32Array::from(data)).unwrap();
@@ -431,12 +480,20 @@ async fn named_inputs_and_outputs_round_trip_through_js() {
     assert_eq!(get("sum"), vec![11.0, 22.0, 13.0, 24.0, 15.0, 26.0]);
     assert_eq!(get("scaled"), vec![2.0, 4.0, 6.0, 8.0, 10.0, 12.0]);
     Reflect::set(&feeds, &"c".into(), &tensor(&[1.0], &[1.0])).unwrap();
-    let msg = js_message(wasm_bindgen_futures::JsFuture::from(model.predict(feeds.into(), None)).await.err().unwrap());
+    let err = wasm_bindgen_futures::JsFuture::from(model.predict(feeds.clone().into(), None)).await.err().unwrap();
+    let (name, msg) = js_name_and_message(err);
     assert!(msg.contains("unknown input name \"c\"") && msg.contains("\"a\", \"b\""), "{msg}");
-    let msg = js_message(
+    assert_eq!(name, "InputError", "{msg}");
+    Reflect::delete_property(&feeds, &"c".into()).unwrap();
+    Reflect::delete_property(&feeds, &"b".into()).unwrap();
+    let (name, msg) = js_name_and_message(model.predict_sync(&feeds.into(), &JsValue::UNDEFINED).err().unwrap());
+    assert!(msg.contains("missing input \"b\""), "{msg}");
+    assert_eq!(name, "InputError", "{msg}");
+    let (name, msg) = js_name_and_message(
         model.predict_sync(&Float32Array::from(&[1.0f32, 2.0][..]).into(), &JsValue::UNDEFINED).err().unwrap(),
     );
     assert!(msg.contains("2 inputs"), "{msg}");
+    assert_eq!(name, "InputError", "{msg}");
 }
 
 /// The `data` array of a tfjs_output.json reference.
@@ -502,4 +559,65 @@ async fn tfjs_graph_and_keras3_layers_models_load_and_match_tfjs() {
         let d = y.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
         assert!(d <= 1e-5, "{url} on {}: max |ours - TF.js| = {d:e}", model.backend());
     }
+}
+
+#[wasm_bindgen_test]
+async fn bad_options_reject_with_an_input_error() {
+    let (json, shards) = tiny_dense();
+    let shards: Vec<&[u8]> = shards.iter().map(|s| &s[..]).collect();
+    let (name, msg) = js_name_and_message(from_bytes(&json, &shards, "gpu").await.err().unwrap());
+    assert!(msg.contains("unknown backend \"gpu\"") && msg.contains("\"auto\", \"cpu\" or \"webgpu\""), "{msg}");
+    assert_eq!(name, "InputError", "{msg}");
+    let err = from_bytes_with(&json, &shards, &[("warmUp", "no".into())]).await.err().unwrap();
+    let (name, msg) = js_name_and_message(err);
+    assert!(msg.contains("LoadOptions") && msg.contains("boolean"), "{msg}");
+    assert_eq!(name, "InputError", "{msg}");
+    // Model.load checks its options before it fetches anything.
+    let options = Object::new();
+    Reflect::set(&options, &"backend".into(), &"tpu".into()).unwrap();
+    let err = webinfer::js::Model::load("https://models.example/none/model.json".into(), Some(options)).await;
+    let (name, msg) = js_name_and_message(err.err().unwrap());
+    assert!(msg.contains("unknown backend \"tpu\""), "{msg}");
+    assert_eq!(name, "InputError", "{msg}");
+    // A callback that is not a function is ignored, as before.
+    let model = from_bytes_with(&json, &shards, &[("backend", "cpu".into()), ("onDeviceLost", 3.into())]).await;
+    assert_eq!(model.unwrap().backend(), "cpu");
+}
+
+#[wasm_bindgen_test]
+async fn an_op_without_a_kernel_rejects_with_an_unsupported_op_error() {
+    let info = |name: &str| ValueInfo { name: name.into(), dtype: DType::Float32, shape: vec![Dim::Fixed(2)] };
+    let model = ModelJson {
+        format: FORMAT.into(),
+        generated_by: None,
+        converted_by: None,
+        graph: Graph {
+            inputs: vec![info("x")],
+            outputs: vec![info("y")],
+            nodes: vec![Node {
+                name: "mystery".into(),
+                op: "NoSuchOp".into(),
+                inputs: vec!["x".into()],
+                outputs: vec!["y".into()],
+                attrs: Default::default(),
+            }],
+        },
+        weights_manifest: vec![],
+    };
+    let json = model.to_json();
+    let check = |err: JsValue| {
+        let (name, msg) = js_name_and_message(err);
+        assert!(
+            msg.contains("op \"NoSuchOp\" (node \"mystery\") is not supported") && msg.contains("supported ops: "),
+            "{msg}"
+        );
+        assert_eq!(name, "UnsupportedOpError", "{msg}");
+    };
+    for backend in ["cpu", "auto"] {
+        check(from_bytes(&json, &[], backend).await.err().unwrap());
+    }
+    // Without the warm-up, loading succeeds and the first prediction rejects.
+    let mut model = from_bytes_with(&json, &[], &[("backend", "cpu".into()), ("warmUp", false.into())]).await.unwrap();
+    let promise = model.predict(Float32Array::from(&[1.0f32, 2.0][..]).into(), None);
+    check(wasm_bindgen_futures::JsFuture::from(promise).await.err().unwrap());
 }

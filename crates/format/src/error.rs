@@ -19,12 +19,14 @@ pub enum Error {
     /// The caller's inputs do not match the model's (count, name, dtype or shape).
     #[error("{0}")]
     Input(String),
-    /// An op this engine has no kernel for.
-    #[error("op {op:?} (node {node:?}) is not supported")]
-    UnsupportedOp { op: String, node: String },
+    /// An op this engine has no kernel for; `supported` lists the ops it has (the message names them when given).
+    #[error("op {op:?} (node {node:?}) is not supported{}", SupportedOps(.supported))]
+    UnsupportedOp { op: String, node: String, supported: Vec<&'static str> },
     /// Anything else the model uses that webinfer does not support (a layer, an attribute value, a format).
     #[error("{0}")]
     Unsupported(String),
+    /// A file, or model.json fetched over the network, could not be read (in the browser: fetch failed or
+    /// answered with an HTTP error status).
     #[error("{0}")]
     Io(String),
     /// The WebGPU backend could not start or run (no adapter, a shader or device error).
@@ -33,6 +35,19 @@ pub enum Error {
     /// The GPU device went away (driver reset, GPU crash, tab backgrounded too long).
     #[error("{0}")]
     DeviceLost(String),
+}
+
+/// `; supported ops: A, B, …`, or nothing for an empty list.
+struct SupportedOps<'a>(&'a [&'a str]);
+
+impl std::fmt::Display for SupportedOps<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        for (i, op) in self.0.iter().enumerate() {
+            f.write_str(if i == 0 { "; supported ops: " } else { ", " })?;
+            f.write_str(op)?;
+        }
+        Ok(())
+    }
 }
 
 impl Error {
@@ -79,7 +94,7 @@ mod tests {
             Error::Shape(String::new()),
             Error::Op { op: "Conv".into(), node: "c".into(), msg: String::new() },
             Error::Input(String::new()),
-            Error::UnsupportedOp { op: "Foo".into(), node: "f".into() },
+            Error::UnsupportedOp { op: "Foo".into(), node: "f".into(), supported: Vec::new() },
             Error::Unsupported(String::new()),
             Error::Io(String::new()),
             Error::Gpu(String::new()),
@@ -87,7 +102,10 @@ mod tests {
         ];
         let names: Vec<&str> = samples.iter().map(Error::name).collect();
         assert_eq!(names, Error::NAMES);
-        let msg = Error::UnsupportedOp { op: "Foo".into(), node: "f".into() }.to_string();
+        let msg = Error::UnsupportedOp { op: "Foo".into(), node: "f".into(), supported: Vec::new() }.to_string();
         assert_eq!(msg, "op \"Foo\" (node \"f\") is not supported");
+        let msg =
+            Error::UnsupportedOp { op: "Foo".into(), node: "f".into(), supported: vec!["Add", "Conv"] }.to_string();
+        assert_eq!(msg, "op \"Foo\" (node \"f\") is not supported; supported ops: Add, Conv");
     }
 }

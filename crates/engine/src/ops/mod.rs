@@ -225,13 +225,15 @@ pub fn supported_ops() -> impl Iterator<Item = &'static str> {
     OPS.iter().map(|(name, _)| *name)
 }
 
-/// Plans one node given its inputs' shapes and plan-time values.
+/// Plans one node given its inputs' shapes and plan-time values. Errors name the node: an op without a kernel is
+/// an [`Error::UnsupportedOp`] (listing the supported ops), anything else an [`Error::Op`].
 pub fn plan_node(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
     let Some((_, planner)) = OPS.iter().find(|(name, _)| *name == node.op) else {
-        return Err(Error::UnsupportedOp { op: node.op.clone(), node: node.name.clone() });
+        let supported = supported_ops().collect();
+        return Err(Error::UnsupportedOp { op: node.op.clone(), node: node.name.clone(), supported });
     };
     planner(node, inputs).map_err(|e| match e {
-        Error::Op { .. } => e,
+        Error::Op { .. } | Error::UnsupportedOp { .. } => e,
         other => params::op_err(node, other),
     })
 }
@@ -326,7 +328,11 @@ mod tests {
     #[test]
     fn an_unknown_op_is_an_unsupported_op_error_naming_the_node() {
         let err = plan_node(&node("NoSuchOp", 1, &[]), &[shape_input(&[2])]).err().unwrap();
-        assert!(matches!(&err, Error::UnsupportedOp { op, node } if op == "NoSuchOp" && node == "NoSuchOp_0"), "{err}");
+        assert!(
+            matches!(&err, Error::UnsupportedOp { op, node, .. } if op == "NoSuchOp" && node == "NoSuchOp_0"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("supported ops: Abs, Add, And, ArgMax"), "{err}");
         assert_eq!(err.name(), "UnsupportedOpError");
     }
 

@@ -131,7 +131,7 @@ pub(crate) fn plan_reduce(node: &Node, inputs: &[Input]) -> Result<Planned, Erro
         "ReduceSumSquare" => ReduceKind::SumSquare,
         "ReduceLogSum" => ReduceKind::LogSum,
         "ReduceLogSumExp" => ReduceKind::LogSumExp,
-        _ => return Err(Error::UnsupportedOp { op: node.op.clone(), node: node.name.clone() }),
+        _ => return Err(Error::UnsupportedOp { op: node.op.clone(), node: node.name.clone(), supported: Vec::new() }),
     };
     let axes = int_param(node, inputs, 1, "axes")?.unwrap_or_default();
     let axes: Vec<usize> = if axes.is_empty() {
