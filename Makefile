@@ -94,6 +94,10 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown -p webinfer --lib --tests -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown -p webinfer --lib --tests --features testing -- -D warnings
+	# The feature-reduced builds the layout promises: no TF.js translators, no libhdf5, no WebGPU in the engine.
+	cargo clippy --target wasm32-unknown-unknown -p webinfer --lib --no-default-features --features webgpu -- -D warnings
+	cargo clippy -p webinfer-converter --no-default-features -- -D warnings
+	cargo clippy -p webinfer-engine --no-default-features -- -D warnings
 
 clean:
 	cargo clean
