@@ -14,8 +14,16 @@ export const OUT_DIR = join(ROOT, "tests/out");
  * drained for its whole life: closing the pipe after reading the address line would kill it on its next write.
  */
 export async function serve(dir = "www") {
-  const proc = spawn("python3", ["tools/serve.py", "--dir", dir, "--port", "0", "--quiet"], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  const proc = spawn("python3", ["tools/serve.py", "--dir", dir, "--port", "0", "--quiet"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let stopping = false;
+  // Until the server is up its stderr is kept for the rejection (a server that cannot start says why there, and
+  // the caller decides whether that is an error); afterwards it goes to ours.
+  let startupErrors = "";
+  proc.stderr.setEncoding("utf8");
+  proc.stderr.on("data", (chunk) => {
+    if (startupErrors === null) process.stderr.write(chunk);
+    else startupErrors += chunk;
+  });
   const url = await new Promise((resolve, reject) => {
     let buffered = "";
     proc.stdout.setEncoding("utf8");
@@ -25,12 +33,14 @@ export async function serve(dir = "www") {
       const m = buffered.match(/http:\/\/localhost:(\d+)\//);
       if (m) {
         buffered = null;
+        if (startupErrors) process.stderr.write(startupErrors);
+        startupErrors = null;
         resolve(`http://localhost:${m[1]}/`);
       }
     });
     proc.once("error", reject);
     proc.once("exit", (code, signal) => {
-      if (buffered !== null) reject(new Error(`server exited (${code ?? signal}) before it started: ${buffered}`));
+      if (buffered !== null) reject(new Error(`server exited (${code ?? signal}) before it started: ${buffered}${startupErrors}`));
       else if (!stopping) console.error(`tools/serve.py exited unexpectedly (${code ?? signal})`);
     });
   });
