@@ -62,8 +62,7 @@ fn webgpu_required() -> bool {
     std::env::var("WEBINFER_EXPECT_WEBGPU").is_ok_and(|v| v == "1")
 }
 
-/// A native WebGPU adapter, or None (after saying the suite `suite` skipped) where the `webgpu` feature is off
-/// or no adapter exists.
+/// A native WebGPU adapter, or None (after saying the suite `suite` skipped) where no adapter exists.
 #[cfg(feature = "webgpu")]
 pub fn webgpu(suite: &str) -> Option<Rc<webinfer::gpu::Gpu>> {
     match pollster::block_on(webinfer::gpu::Gpu::request()) {
@@ -76,12 +75,17 @@ pub fn webgpu(suite: &str) -> Option<Rc<webinfer::gpu::Gpu>> {
     }
 }
 
-/// Without the `webgpu` feature: says the suite skipped.
-#[cfg(not(feature = "webgpu"))]
-pub fn webgpu(suite: &str) -> Option<std::convert::Infallible> {
-    assert!(!webgpu_required(), "WEBINFER_EXPECT_WEBGPU=1 but this build has no `webgpu` feature");
-    say(&format!("{suite} on webgpu: skipped, the `webgpu` feature is off"));
-    None
+/// The WebGPU backend, or None (after saying the suite `suite` skipped) where the `webgpu` feature is off or no
+/// adapter exists.
+pub fn webgpu_backend(suite: &str) -> Option<Backend> {
+    #[cfg(feature = "webgpu")]
+    return webgpu(suite).map(Backend::WebGpu);
+    #[cfg(not(feature = "webgpu"))]
+    {
+        assert!(!webgpu_required(), "WEBINFER_EXPECT_WEBGPU=1 but this build has no `webgpu` feature");
+        say(&format!("{suite} on webgpu: skipped, the `webgpu` feature is off"));
+        None
+    }
 }
 
 /// Writes a line to stderr past the test harness's capture, so a skip shows in every run's log.
@@ -91,10 +95,5 @@ pub fn say(line: &str) {
 
 /// Every selected backend that can run here.
 pub fn backends(suite: &str) -> Vec<Backend> {
-    let mut all: Vec<Backend> = cpu().into_iter().collect();
-    #[cfg(feature = "webgpu")]
-    all.extend(webgpu(suite).map(Backend::WebGpu));
-    #[cfg(not(feature = "webgpu"))]
-    let _ = webgpu(suite);
-    all
+    cpu().into_iter().chain(webgpu_backend(suite)).collect()
 }

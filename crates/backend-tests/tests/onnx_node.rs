@@ -7,7 +7,7 @@
 use prost::Message;
 use std::path::{Path, PathBuf};
 use webinfer::tensor::Tensor;
-use webinfer_backend_tests::{cpu, root, webgpu, Backend};
+use webinfer_backend_tests::{cpu, root, webgpu_backend, Backend};
 use webinfer_converter::onnx::{pb, tensor_from_proto};
 use webinfer_converter::{convert_onnx, ConvertOptions};
 
@@ -95,12 +95,9 @@ fn onnx_backend_node_tests_cpu() {
 
 #[test]
 fn onnx_backend_node_tests_webgpu() {
-    #[cfg(feature = "webgpu")]
-    if let Some(gpu) = webgpu("ONNX node tests") {
-        node_tests(Backend::WebGpu(gpu));
+    if let Some(backend) = webgpu_backend("ONNX node tests") {
+        node_tests(backend);
     }
-    #[cfg(not(feature = "webgpu"))]
-    let _ = webgpu("ONNX node tests");
 }
 
 fn node_tests(backend: Backend) {

@@ -25,16 +25,21 @@ pub(super) fn reduce(cx: &mut Encoder, r: &Reduce) -> Result<(), String> {
     let offsets = cx.gpu.upload_u32("reduce offsets", &words(&r.offsets));
     let params = ReduceParams { outputs: u(r.bases.len()), count: u(r.offsets.len()) };
     let kind = constant("KIND", codes::reduce(r.kind));
-    match r.kind {
+    let (entry, constants, arg) = match r.kind {
         ReduceKind::ArgMax { last } | ReduceKind::ArgMin { last } => {
-            let job = Job::new(Shader::Reduce, "arg_reduce", &params, cx.out)
-                .constants(vec![kind, constant("LAST", last as u32)]);
-            cx.flat_n(job.bind(2, cx.ins[0]).bind(3, &bases).bind(4, &offsets), r.bases.len());
+            ("arg_reduce", vec![kind, constant("LAST", last as u32)], true)
         }
-        _ => {
-            let job = Job::new(Shader::Reduce, "reduce", &params, cx.out).constants(vec![kind]);
-            cx.dispatch(job.bind(2, cx.ins[0]).bind(3, &bases).bind(4, &offsets).groups(grid(r.bases.len())));
-        }
+        _ => ("reduce", vec![kind], false),
+    };
+    let job = Job::new(Shader::Reduce, entry, &params, cx.out)
+        .constants(constants)
+        .bind(2, cx.ins[0])
+        .bind(3, &bases)
+        .bind(4, &offsets);
+    if arg {
+        cx.flat_n(job, r.bases.len());
+    } else {
+        cx.dispatch(job.groups(grid(r.bases.len())));
     }
     Ok(())
 }
