@@ -32,42 +32,38 @@ pub fn read_model(model_json: &str, shards: &[Vec<u8>], source: &str) -> Result<
 /// A model.json (webinfer or TF.js) parsed once: the document and its weights manifest. The one load path:
 /// parse, fetch or read the shards the manifest lists, then `decode` checks each shard once and decodes.
 pub struct ModelDocument {
-    doc: serde_json::Value,
-    manifest: Vec<json::WeightsGroup>,
-    source: String,
+    doc: json::Document,
 }
 
 impl ModelDocument {
     /// Parses model.json text; `source` (its path or URL) names it in messages.
     pub fn parse(model_json: &str, source: &str) -> Result<Self, Error> {
-        let doc: serde_json::Value =
-            serde_json::from_str(model_json).map_err(|e| Error::Format(format!("{source} is not valid JSON: {e}")))?;
-        let manifest = json::weights_manifest_of(&doc, source)?;
-        Ok(ModelDocument { doc, manifest, source: source.to_string() })
+        Ok(ModelDocument { doc: json::Document::parse(model_json, source)? })
     }
 
     /// The weights manifest.
     pub fn manifest(&self) -> &[json::WeightsGroup] {
-        &self.manifest
+        &self.doc.manifest
     }
 
     /// Every shard path in manifest order, relative to model.json.
     pub fn shard_paths(&self) -> impl Iterator<Item = &str> {
-        self.manifest.iter().flat_map(|g| g.paths.iter().map(String::as_str))
+        self.doc.manifest.iter().flat_map(|g| g.paths.iter().map(String::as_str))
     }
 
     /// Checks each shard once (byte length and sha256 where recorded) and decodes the weights. `shard_names` (the
     /// shards' URLs or file paths, in manifest order) name them in errors; a shard without one is named by its
     /// manifest path.
     pub fn decode(self, shards: &[Vec<u8>], shard_names: &[String]) -> Result<ModelGraph, Error> {
-        let source = &self.source;
-        let expected: usize = self.manifest.iter().map(|g| g.paths.len()).sum();
+        let source = self.doc.source();
+        let manifest = &self.doc.manifest;
+        let expected: usize = manifest.iter().map(|g| g.paths.len()).sum();
         if shards.len() != expected {
             return Err(Error::Shard(format!("{source} lists {expected} shard(s), got {}", shards.len())));
         }
-        let mut groups = Vec::with_capacity(self.manifest.len());
+        let mut groups = Vec::with_capacity(manifest.len());
         let mut k = 0;
-        for group in &self.manifest {
+        for group in manifest {
             let mut bytes = Vec::new();
             for (i, path) in group.paths.iter().enumerate() {
                 let name = shard_names.get(k).map_or(path.as_str(), String::as_str);
@@ -77,12 +73,11 @@ impl ModelDocument {
             }
             groups.push(bytes);
         }
-        let decoded = weights::decode_weights(&self.manifest, &groups)?;
-        let format = self.doc.get("format").and_then(|f| f.as_str()).unwrap_or("");
-        if webinfer_format::is_tfjs_format(format) {
-            return translate_tfjs(&self.doc, decoded, source);
+        let decoded = weights::decode_weights(manifest, &groups)?;
+        if self.doc.is_tfjs() {
+            return translate_tfjs(&self.doc, decoded);
         }
-        Ok(ModelGraph::from_json(json::ModelJson::from_value(self.doc)?, decoded))
+        Ok(ModelGraph::from_json(self.doc.into_model_json()?, decoded))
     }
 }
 
@@ -126,20 +121,18 @@ pub fn read_dir(dir: &std::path::Path) -> Result<ModelDir, Error> {
 
 #[cfg(feature = "tfjs")]
 fn translate_tfjs(
-    doc: &serde_json::Value,
+    doc: &json::Document,
     weights: std::collections::HashMap<String, Tensor>,
-    source: &str,
 ) -> Result<ModelGraph, Error> {
-    webinfer_tf::tfjs::translate(doc, weights, source)
+    webinfer_tf::tfjs::translate(doc, weights)
 }
 
 #[cfg(not(feature = "tfjs"))]
 fn translate_tfjs(
-    doc: &serde_json::Value,
+    doc: &json::Document,
     _weights: std::collections::HashMap<String, Tensor>,
-    source: &str,
 ) -> Result<ModelGraph, Error> {
-    let format = doc.get("format").and_then(|f| f.as_str()).unwrap_or("");
+    let (source, format) = (doc.source(), &doc.format);
     Err(Error::Unsupported(format!(
         "{source} is a TF.js {format}; this webinfer build has no TF.js translators (enable the `tfjs` feature, \
          or convert it first: webinfer convert {source})"

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::Error;
 
@@ -41,11 +42,30 @@ pub struct ValueInfo {
 }
 
 /// One dimension: a fixed size, or a symbol (such as a batch size) fixed per call.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, Hash)]
 #[serde(untagged)]
 pub enum Dim {
     Fixed(u64),
     Symbol(String),
+}
+
+impl<'de> Deserialize<'de> for Dim {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DimVisitor;
+        impl serde::de::Visitor<'_> for DimVisitor {
+            type Value = Dim;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a dimension: a non-negative integer or a symbol name")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Dim, E> {
+                Ok(Dim::Fixed(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Dim, E> {
+                Ok(Dim::Symbol(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(DimVisitor)
+    }
 }
 
 /// Element types of tensors and stored weights (the TF.js names, plus int64 for graph inputs).
@@ -165,18 +185,9 @@ impl WeightEntry {
 }
 
 impl ModelJson {
-    /// Parses model.json text, rejecting other major format versions with a clear message.
+    /// Parses webinfer model.json text, rejecting other major format versions with a clear message.
     pub fn parse(text: &str) -> Result<Self, Error> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| Error::Format(format!("model.json is not valid JSON: {e}")))?;
-        Self::from_value(value)
-    }
-
-    /// A parsed model.json document, checked for its format version.
-    pub fn from_value(value: serde_json::Value) -> Result<Self, Error> {
-        let format = value.get("format").and_then(|f| f.as_str()).unwrap_or("");
-        check_format_version(format)?;
-        serde_json::from_value(value).map_err(|e| Error::Format(format!("model.json does not match {FORMAT}: {e}")))
+        Document::parse(text, "model.json")?.into_model_json()
     }
 
     /// Serializes as pretty, deterministic JSON.
@@ -192,17 +203,97 @@ impl ModelJson {
     }
 }
 
-/// The weights manifest of a webinfer or TF.js model.json document.
-pub fn weights_manifest_of(doc: &serde_json::Value, source: &str) -> Result<Vec<WeightsGroup>, Error> {
-    let format = doc.get("format").and_then(|f| f.as_str()).unwrap_or("");
-    if !crate::is_tfjs_format(format) {
-        check_format_version(format)?;
-    }
-    match doc.get("weightsManifest") {
-        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
-        Some(m) => {
-            serde_json::from_value(m.clone()).map_err(|e| Error::Format(format!("{source}: weightsManifest: {e}")))
+/// A model.json document of either family (webinfer or TF.js), parsed once. The format is read and checked
+/// before anything that depends on it: the graph and the TF.js sections stay raw JSON text, each parsed by the
+/// reader for that format, and the weights manifest (the same shape in both families) is parsed typed.
+#[derive(Debug)]
+pub struct Document {
+    pub format: String,
+    pub generated_by: Option<String>,
+    pub converted_by: Option<String>,
+    /// The weights manifest, in shard order.
+    pub manifest: Vec<WeightsGroup>,
+    graph: Option<Box<RawValue>>,
+    /// A TF.js document's `modelTopology` (a GraphDef, or a Keras model config), unparsed.
+    pub model_topology: Option<Box<RawValue>>,
+    /// A TF.js graph model's `signature`, unparsed.
+    pub signature: Option<Box<RawValue>>,
+    source: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Sections {
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    generated_by: Option<String>,
+    #[serde(default)]
+    converted_by: Option<String>,
+    #[serde(default)]
+    graph: Option<Box<RawValue>>,
+    #[serde(default)]
+    weights_manifest: Option<Box<RawValue>>,
+    #[serde(default)]
+    model_topology: Option<Box<RawValue>>,
+    #[serde(default)]
+    signature: Option<Box<RawValue>>,
+}
+
+impl Document {
+    /// Parses model.json text; `source` (its path or URL) names it in messages.
+    pub fn parse(text: &str, source: &str) -> Result<Self, Error> {
+        let sections: Sections =
+            serde_json::from_str(text).map_err(|e| Error::Format(format!("{source} is not valid JSON: {e}")))?;
+        let format = sections.format.unwrap_or_default();
+        if !crate::is_tfjs_format(&format) {
+            check_format_version(&format)?;
         }
+        let manifest = match sections.weights_manifest {
+            Some(raw) if raw.get() != "null" => {
+                serde_json::from_str(raw.get()).map_err(|e| Error::Format(format!("{source}: weightsManifest: {e}")))?
+            }
+            _ => Vec::new(),
+        };
+        Ok(Document {
+            format,
+            generated_by: sections.generated_by,
+            converted_by: sections.converted_by,
+            manifest,
+            graph: sections.graph,
+            model_topology: sections.model_topology,
+            signature: sections.signature,
+            source: source.to_string(),
+        })
+    }
+
+    /// Whether this is a TF.js graph or layers model.
+    pub fn is_tfjs(&self) -> bool {
+        crate::is_tfjs_format(&self.format)
+    }
+
+    /// The path or URL this document was read from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The webinfer document, with its graph parsed.
+    pub fn into_model_json(self) -> Result<ModelJson, Error> {
+        let source = &self.source;
+        if self.is_tfjs() {
+            return Err(Error::Format(format!("{source} is a TF.js {}, not a {FORMAT} document", self.format)));
+        }
+        let graph =
+            self.graph.ok_or_else(|| Error::Format(format!("{source} does not match {FORMAT}: no \"graph\"")))?;
+        let graph = serde_json::from_str(graph.get())
+            .map_err(|e| Error::Format(format!("{source} does not match {FORMAT}: graph: {e}")))?;
+        Ok(ModelJson {
+            format: self.format,
+            generated_by: self.generated_by,
+            converted_by: self.converted_by,
+            graph,
+            weights_manifest: self.manifest,
+        })
     }
 }
 
@@ -291,5 +382,23 @@ mod tests {
         assert_eq!(model.graph.nodes[0].float("alpha", 0.0), 0.5);
         assert_eq!(model.weights().next().unwrap().byte_len(), 2);
         assert_eq!(ModelJson::parse(&model.to_json()).unwrap(), model);
+    }
+
+    #[test]
+    fn reads_the_format_before_the_sections_that_depend_on_it() {
+        let text = r#"{"format":"webinfer-graph/2","graph":{"nodes":7},"weightsManifest":[]}"#;
+        let err = Document::parse(text, "m.json").unwrap_err().to_string();
+        assert!(err.contains("major version 1"), "{err}");
+        let text = r#"{"format":"webinfer-graph/1","graph":{"inputs":[{"name":"x","dtype":"float32","shape":[-1]}],
+            "outputs":[],"nodes":[]},"weightsManifest":null}"#;
+        let doc = Document::parse(text, "m.json").unwrap();
+        assert!(doc.manifest.is_empty());
+        let err = doc.into_model_json().unwrap_err().to_string();
+        assert!(err.contains("m.json") && err.contains("graph") && err.contains("a dimension"), "{err}");
+        let tfjs = r#"{"format":"layers-model","modelTopology":{"class_name":"Sequential"},"weightsManifest":[]}"#;
+        let doc = Document::parse(tfjs, "t.json").unwrap();
+        assert!(doc.is_tfjs() && doc.model_topology.as_ref().unwrap().get().contains("Sequential"));
+        let err = doc.into_model_json().unwrap_err().to_string();
+        assert!(err.contains("t.json is a TF.js layers-model"), "{err}");
     }
 }

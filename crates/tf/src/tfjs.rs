@@ -3,42 +3,50 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::tf_graph::{TfAttr, TfGraph, TfNode};
 use crate::{keras, tf_graph, ModelGraph};
+use webinfer_format::json::Document;
 use webinfer_format::tensor::Tensor;
 use webinfer_format::Error;
 
 pub use webinfer_format::is_tfjs_format;
 
-fn generated_by(doc: &Value, source: &str) -> String {
-    let field = |k: &str| doc.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    format!("{} (converted by {}) from {source}", field("generatedBy"), field("convertedBy")).trim().to_string()
+fn generated_by(doc: &Document) -> String {
+    let field = |f: &Option<String>| f.clone().unwrap_or_default();
+    format!("{} (converted by {}) from {}", field(&doc.generated_by), field(&doc.converted_by), doc.source())
+        .trim()
+        .to_string()
+}
+
+fn parse_section(raw: &RawValue, section: &str, source: &str) -> Result<Value, Error> {
+    serde_json::from_str(raw.get()).map_err(|e| Error::Format(format!("{source}: {section}: {e}")))
 }
 
 /// Translates a TF.js model.json document whose weights are already decoded.
-pub fn translate(doc: &Value, weights: HashMap<String, Tensor>, source: &str) -> Result<ModelGraph, Error> {
-    let format = doc.get("format").and_then(Value::as_str).unwrap_or("");
+pub fn translate(doc: &Document, weights: HashMap<String, Tensor>) -> Result<ModelGraph, Error> {
+    let source = doc.source();
     let topology = doc
-        .get("modelTopology")
+        .model_topology
+        .as_deref()
         .ok_or_else(|| Error::Format(format!("{source}: a TF.js model.json needs \"modelTopology\"")))?;
-    let by = generated_by(doc, source);
-    match format {
+    let topology = parse_section(topology, "modelTopology", source)?;
+    let by = generated_by(doc);
+    match doc.format.as_str() {
         "graph-model" => {
-            let graph = graph_from_json(topology, doc.get("signature"), weights, source)?;
+            let signature = doc.signature.as_deref().map(|s| parse_section(s, "signature", source)).transpose()?;
+            let graph = graph_from_json(&topology, signature.as_ref(), weights, source)?;
             tf_graph::translate(&graph, by)
         }
         "layers-model" => {
-            let config = topology.get("model_config").unwrap_or(topology);
+            let config = topology.get("model_config").unwrap_or(&topology);
             let mut named: Vec<(String, Arc<Tensor>)> = Vec::new();
             let mut weights = weights;
-            for group in doc.get("weightsManifest").and_then(Value::as_array).into_iter().flatten() {
-                for w in group.get("weights").and_then(Value::as_array).into_iter().flatten() {
-                    let name = w.get("name").and_then(Value::as_str).unwrap_or("");
-                    if let Some(t) = weights.remove(name) {
-                        named.push((name.to_string(), Arc::new(t)));
-                    }
+            for w in doc.manifest.iter().flat_map(|g| &g.weights) {
+                if let Some(t) = weights.remove(&w.name) {
+                    named.push((w.name.clone(), Arc::new(t)));
                 }
             }
             let grouped = keras::group_weights(config, named);

@@ -28,6 +28,13 @@ use crate::Error;
 
 pub use plan::{GpuModel, PendingPrediction};
 
+/// A kernel file as shipped: `build.rs` strips its comments and indentation.
+macro_rules! shipped_wgsl {
+    ($file:literal) => {
+        include_str!(concat!(env!("OUT_DIR"), "/", $file))
+    };
+}
+
 /// The WGSL files, each compiled with the generated op codes and `common.wgsl` in front.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Shader {
@@ -44,15 +51,15 @@ impl Shader {
     /// The WGSL compiled for this shader: the generated op-code constants, `common.wgsl`, the family file.
     fn source(self) -> String {
         let family = match self {
-            Shader::Elementwise => include_str!("elementwise.wgsl"),
-            Shader::Layout => include_str!("layout.wgsl"),
-            Shader::Gemm => include_str!("gemm.wgsl"),
-            Shader::Conv => include_str!("conv.wgsl"),
-            Shader::Pool => include_str!("pool.wgsl"),
-            Shader::Norm => include_str!("norm.wgsl"),
-            Shader::Reduce => include_str!("reduce.wgsl"),
+            Shader::Elementwise => shipped_wgsl!("elementwise.wgsl"),
+            Shader::Layout => shipped_wgsl!("layout.wgsl"),
+            Shader::Gemm => shipped_wgsl!("gemm.wgsl"),
+            Shader::Conv => shipped_wgsl!("conv.wgsl"),
+            Shader::Pool => shipped_wgsl!("pool.wgsl"),
+            Shader::Norm => shipped_wgsl!("norm.wgsl"),
+            Shader::Reduce => shipped_wgsl!("reduce.wgsl"),
         };
-        [codes::prelude().as_str(), include_str!("common.wgsl"), family].concat()
+        [codes::prelude().as_str(), shipped_wgsl!("common.wgsl"), family].concat()
     }
 
     /// Bindings after the parameters (0: the entry point's params struct) and output (1): (binding, writable).
@@ -146,7 +153,7 @@ impl Gpu {
         };
         let placeholders =
             [placeholder("unused input"), placeholder("unused output a"), placeholder("unused output b")];
-        let backend = format!("{:?}", info.backend).to_lowercase();
+        let backend = format!("{:?}", info.backend).to_ascii_lowercase();
         let adapter = if info.name.is_empty() { backend } else { format!("{} ({backend})", info.name) };
         Ok(Gpu {
             device,
