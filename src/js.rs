@@ -214,8 +214,10 @@ struct Shared {
     cpu: RefCell<crate::Model>,
     /// The WebGPU model while that backend is in use; None on the CPU (or after the device was lost).
     gpu: RefCell<Option<Rc<GpuModel>>>,
-    /// Why "auto" runs on the CPU, or why the WebGPU backend was left.
+    /// Why the model runs on the CPU ("auto"'s rule, a request, or why the WebGPU backend was left); None on WebGPU.
     cpu_reason: RefCell<Option<String>>,
+    /// Why the model runs where it does: the adapter, the measured times and the rule that decided.
+    backend_reason: RefCell<String>,
     on_device_lost: Option<Function>,
 }
 
@@ -225,6 +227,7 @@ impl Shared {
             let msg = format!("webinfer: {reason}; continuing on the CPU backend");
             console_warn(&msg);
             *self.cpu_reason.borrow_mut() = Some(reason.to_string());
+            *self.backend_reason.borrow_mut() = format!("left WebGPU: {reason}; now on the CPU");
             if let Some(f) = &self.on_device_lost {
                 let _ = f.call1(&JsValue::NULL, &JsValue::from_str(reason));
             }
@@ -272,22 +275,23 @@ fn resolve_url(path: &str, model_url: &str) -> Result<String, Error> {
 
 /// What a fetch is for: a failure to fetch or read model.json is an `IoError` (as reading it from disk is),
 /// one for a shard a `ShardError` (as a missing or unreadable shard file is).
+/// A shard's error names its manifest file as well as its URL.
 #[derive(Clone, Copy)]
-enum Fetched {
+enum Fetched<'a> {
     ModelJson,
-    Shard,
+    Shard(&'a str),
 }
 
-impl Fetched {
+impl Fetched<'_> {
     fn error(self, msg: String) -> Error {
         match self {
             Fetched::ModelJson => Error::Io(msg),
-            Fetched::Shard => Error::Shard(msg),
+            Fetched::Shard(file) => Error::Shard(format!("shard {file:?}: {msg}")),
         }
     }
 }
 
-async fn fetch(url: &str, init: &JsValue, what: Fetched) -> Result<web_sys::Response, Error> {
+async fn fetch(url: &str, init: &JsValue, what: Fetched<'_>) -> Result<web_sys::Response, Error> {
     let fetch: Function =
         get(&js_sys::global(), "fetch").dyn_into().map_err(|_| what.error("fetch() is not available here".into()))?;
     let failed = |e: JsValue| what.error(format!("fetch {url} failed: {}", describe(&e)));
@@ -324,8 +328,13 @@ async fn read_text(response: web_sys::Response, url: &str) -> Result<String, Err
 }
 
 /// Reads a shard's body chunk by chunk, reporting each chunk's size.
-async fn read_body(response: web_sys::Response, url: &str, on_chunk: &dyn Fn(usize)) -> Result<Vec<u8>, Error> {
-    let failed = |e: JsValue| Fetched::Shard.error(format!("reading {url} failed: {}", describe(&e)));
+async fn read_body(
+    response: web_sys::Response,
+    file: &str,
+    url: &str,
+    on_chunk: &dyn Fn(usize),
+) -> Result<Vec<u8>, Error> {
+    let failed = |e: JsValue| Fetched::Shard(file).error(format!("reading {url} failed: {}", describe(&e)));
     let Some(body) = response.body() else {
         let buf = JsFuture::from(response.array_buffer().map_err(failed)?).await.map_err(failed)?;
         let bytes = Uint8Array::new(&buf).to_vec();
@@ -439,8 +448,8 @@ impl Model {
         #[wasm_bindgen(unchecked_param_type = "LoadOptions")] options: Option<Object>,
     ) -> Result<Model, JsValue> {
         let options = LoadOptions::from_js(options).map_err(js_error)?;
-        let (inner, size) = fetch_model(&url, &options).await.map_err(js_error)?;
-        Model::with_backend(inner, size as f64, &options).await
+        let (inner, size, sha) = fetch_model(&url, &options).await.map_err(js_error)?;
+        Model::with_backend(inner, size as f64, &sha, &options).await
     }
 
     /// Builds a model from bytes the caller already has: model.json (string or bytes) and the shards in
@@ -460,30 +469,37 @@ impl Model {
         let size = shards.iter().map(Vec::len).sum::<usize>() + text.len();
         let inner = crate::model_from_bytes(&text, &shards).map_err(js_error)?;
         let options = LoadOptions::from_js(options).map_err(js_error)?;
-        Model::with_backend(inner, size as f64, &options).await
+        let sha = crate::weights::sha256_hex(text.as_bytes());
+        Model::with_backend(inner, size as f64, &sha, &options).await
     }
 
-    async fn with_backend(mut cpu: crate::Model, size_bytes: f64, options: &LoadOptions) -> Result<Model, JsValue> {
+    async fn with_backend(
+        mut cpu: crate::Model,
+        size_bytes: f64,
+        model_sha256: &str,
+        options: &LoadOptions,
+    ) -> Result<Model, JsValue> {
         let requested = options.backend().map_err(js_error)?;
         let warm_up = options.warm_up();
-        let (gpu, cpu_reason) = if requested == Backend::Cpu {
-            (None, Some("the CPU backend was requested".to_string()))
-        } else {
-            match start_gpu(&cpu, warm_up).await {
-                Ok(gpu) => (Some(Rc::new(gpu)), None),
-                Err(e) if requested == Backend::WebGpu => {
-                    return Err(named_error(e.name(), &format!("backend \"webgpu\": {e}")))
+        let (gpu, backend_reason) = match requested {
+            Backend::Cpu => (None, "the CPU backend was requested".to_string()),
+            Backend::WebGpu => match start_gpu(&cpu, warm_up).await {
+                Ok(gpu) => {
+                    let why = format!("the WebGPU backend was requested; adapter {}", gpu.gpu().adapter());
+                    (Some(gpu), why)
                 }
-                Err(e) => (None, Some(e.to_string())),
-            }
+                Err(e) => return Err(named_error(e.name(), &format!("backend \"webgpu\": {e}"))),
+            },
+            Backend::Auto => choose_auto(&mut cpu, warm_up, model_sha256).await,
         };
         if gpu.is_none() && warm_up {
             cpu.warm_up().map_err(js_error)?;
         }
         let shared = Shared {
             cpu: RefCell::new(cpu),
-            gpu: RefCell::new(gpu),
-            cpu_reason: RefCell::new(cpu_reason),
+            cpu_reason: RefCell::new(gpu.is_none().then(|| backend_reason.clone())),
+            gpu: RefCell::new(gpu.map(Rc::new)),
+            backend_reason: RefCell::new(backend_reason),
             on_device_lost: options.on_device_lost(),
         };
         Ok(Model { shared: Rc::new(shared), size_bytes })
@@ -513,10 +529,18 @@ impl Model {
         self.shared.gpu.borrow().as_ref().map(|g| g.gpu().adapter().to_string())
     }
 
-    /// Why the model runs on the CPU (WebGPU missing, an op it cannot run, device lost), or undefined.
+    /// Why the model runs on the CPU (no WebGPU, a software adapter, measured slower, an op it cannot run, device
+    /// lost, or requested), or undefined on WebGPU.
     #[wasm_bindgen(getter, js_name = cpuReason)]
     pub fn cpu_reason(&self) -> Option<String> {
         self.shared.cpu_reason.borrow().clone()
+    }
+
+    /// Why the model runs on its backend: the adapter, both measured times where `auto` raced them, and the rule
+    /// that decided.
+    #[wasm_bindgen(getter, js_name = backendReason)]
+    pub fn backend_reason(&self) -> String {
+        self.shared.backend_reason.borrow().clone()
     }
 
     /// Bytes of model.json plus shards this model was loaded from.
@@ -597,8 +621,8 @@ impl Model {
 }
 
 /// Fetches model.json and its shards (in parallel, reporting progress) and builds the model; also returns the
-/// bytes fetched.
-async fn fetch_model(url: &str, options: &LoadOptions) -> Result<(crate::Model, usize), Error> {
+/// bytes fetched and model.json's sha256.
+async fn fetch_model(url: &str, options: &LoadOptions) -> Result<(crate::Model, usize, String), Error> {
     let init = &options.fetch;
     let on_progress = options.on_progress();
     let model_url = absolute_url(url)?;
@@ -630,11 +654,11 @@ async fn fetch_model(url: &str, options: &LoadOptions) -> Result<(crate::Model, 
             }
         })
     };
-    let fetches = urls.iter().map(|u| {
+    let fetches = urls.iter().zip(document.shard_paths()).map(|(url, file)| {
         let report = report.clone();
         async move {
-            let response = fetch(u, init, Fetched::Shard).await?;
-            read_body(response, u, &*report).await
+            let response = fetch(url, init, Fetched::Shard(file)).await?;
+            read_body(response, file, url, &*report).await
         }
     });
     let shards: Vec<Vec<u8>> = futures_util::future::try_join_all(fetches).await?;
@@ -643,7 +667,7 @@ async fn fetch_model(url: &str, options: &LoadOptions) -> Result<(crate::Model, 
     if let Some(f) = &on_progress {
         let _ = f.call1(&JsValue::NULL, &JsValue::from_f64(1.0));
     }
-    Ok((inner, size))
+    Ok((inner, size, crate::weights::sha256_hex(json_text.as_bytes())))
 }
 
 impl Model {
@@ -694,7 +718,128 @@ async fn start_gpu(cpu: &crate::Model, warm_up: bool) -> Result<GpuModel, Error>
     Ok(model)
 }
 
-#[cfg(feature = "testing")]
+/// What the browser reports about its WebGPU adapter, read before any device is opened.
+struct AdapterProbe {
+    /// The non-empty ones of vendor, architecture, device and description, joined by " / ".
+    label: String,
+    /// Why it is a software renderer, or None for real hardware.
+    software: Option<String>,
+}
+
+/// Asks `navigator.gpu` for its high-performance adapter and reads `GPUAdapterInfo`; Err says why there is no
+/// WebGPU.
+async fn probe_adapter() -> Result<AdapterProbe, String> {
+    let gpu = get(&get(&js_sys::global(), "navigator"), "gpu");
+    if gpu.is_undefined() || gpu.is_null() {
+        return Err("this browser has no WebGPU (navigator.gpu is missing)".into());
+    }
+    let request: Function = get(&gpu, "requestAdapter")
+        .dyn_into()
+        .map_err(|_| "navigator.gpu.requestAdapter is not a function".to_string())?;
+    let options = Object::new();
+    let _ = Reflect::set(&options, &"powerPreference".into(), &"high-performance".into());
+    let failed = |e: JsValue| format!("navigator.gpu.requestAdapter() failed: {}", describe(&e));
+    let promise: Promise = request.call1(&gpu, &options).map_err(failed)?.unchecked_into();
+    let adapter = JsFuture::from(promise).await.map_err(failed)?;
+    if adapter.is_undefined() || adapter.is_null() {
+        return Err("navigator.gpu.requestAdapter() found no WebGPU adapter".into());
+    }
+    let info = get(&adapter, "info");
+    let names =
+        ["vendor", "architecture", "device", "description"].map(|k| get(&info, k).as_string().unwrap_or_default());
+    let fallback = get(&info, "isFallbackAdapter").as_bool().or_else(|| get(&adapter, "isFallbackAdapter").as_bool());
+    let software = crate::choice::software_renderer(fallback, &names.each_ref().map(String::as_str));
+    let label: Vec<&str> = names.iter().map(String::as_str).filter(|n| !n.is_empty()).collect();
+    let label = if label.is_empty() { "an unnamed adapter".to_string() } else { label.join(" / ") };
+    Ok(AdapterProbe { label, software })
+}
+
+/// `backend: "auto"`: no GPU, or a software one, means the CPU; with a real GPU, both backends are timed on a few
+/// warm runs and the faster wins. The outcome is kept in localStorage per model.json sha256 and adapter, so a
+/// later load on this device skips the race.
+async fn choose_auto(cpu: &mut crate::Model, warm_up: bool, model_sha256: &str) -> (Option<GpuModel>, String) {
+    let probe = match probe_adapter().await {
+        Ok(probe) => probe,
+        Err(why) => return (None, format!("auto: {why}, so the CPU")),
+    };
+    let adapter = &probe.label;
+    if let Some(why) = &probe.software {
+        return (
+            None,
+            format!("auto: the WebGPU adapter ({adapter}) is a software renderer ({why}), slower than the SIMD CPU backend, so the CPU"),
+        );
+    }
+    let key = format!("webinfer.auto/{model_sha256}/{adapter}");
+    let cached = stored_race(&key);
+    let earlier = " (measured at an earlier load on this device)";
+    if let Some(race) = cached.filter(|r| !r.gpu_wins()) {
+        return (None, race.reason(adapter) + earlier);
+    }
+    let gpu = match start_gpu(cpu, warm_up || cached.is_none()).await {
+        Ok(gpu) => gpu,
+        Err(e) => return (None, format!("auto: WebGPU on {adapter} cannot run this model ({e}), so the CPU")),
+    };
+    if let Some(race) = cached {
+        return (Some(gpu), race.reason(adapter) + earlier);
+    }
+    match race(cpu, &gpu).await {
+        Ok(Some(race)) => {
+            store_race(&key, &race);
+            let why = race.reason(adapter);
+            (race.gpu_wins().then_some(gpu), why)
+        }
+        Ok(None) => {
+            (Some(gpu), format!("auto: {adapter} is a real GPU, and integer inputs leave nothing to time, so WebGPU"))
+        }
+        Err(e) => (None, format!("auto: a timed run on WebGPU ({adapter}) failed ({e}), so the CPU")),
+    }
+}
+
+/// Times warm runs of both backends on the warm-up inputs, within `choice::RACE_BUDGET_MS`; None when the model
+/// has integer inputs.
+async fn race(cpu: &mut crate::Model, gpu: &GpuModel) -> Result<Option<crate::choice::Race>, Error> {
+    use crate::choice::{Race, MAX_RUNS, RACE_BUDGET_MS};
+    let Some(inputs) = cpu.warm_up_inputs() else { return Ok(None) };
+    cpu.predict(&inputs)?;
+    let (mut cpu_ms, mut gpu_ms, mut runs) = (f64::INFINITY, f64::INFINITY, 0);
+    let started = now_ms();
+    while runs < MAX_RUNS && (runs == 0 || now_ms() - started < RACE_BUDGET_MS) {
+        let t = now_ms();
+        cpu.predict(&inputs)?;
+        cpu_ms = cpu_ms.min(now_ms() - t);
+        let t = now_ms();
+        gpu.predict(&inputs).await?;
+        gpu_ms = gpu_ms.min(now_ms() - t);
+        runs += 1;
+    }
+    Ok(Some(Race { cpu_ms, gpu_ms, runs }))
+}
+
+/// localStorage, where the page has it (not in workers, not in opaque origins).
+fn local_storage() -> Option<JsValue> {
+    let storage = Reflect::get(&js_sys::global(), &"localStorage".into()).ok()?;
+    (!storage.is_undefined() && !storage.is_null()).then_some(storage)
+}
+
+fn stored_race(key: &str) -> Option<crate::choice::Race> {
+    let storage = local_storage()?;
+    let get_item: Function = get(&storage, "getItem").dyn_into().ok()?;
+    let text = get_item.call1(&storage, &key.into()).ok()?.as_string()?;
+    let mut parts = text.split(' ').map(str::parse::<f64>);
+    let (Some(Ok(cpu_ms)), Some(Ok(gpu_ms)), Some(Ok(runs))) = (parts.next(), parts.next(), parts.next()) else {
+        return None;
+    };
+    Some(crate::choice::Race { cpu_ms, gpu_ms, runs: runs as usize })
+}
+
+fn store_race(key: &str, race: &crate::choice::Race) {
+    let Some(storage) = local_storage() else { return };
+    if let Ok(set_item) = get(&storage, "setItem").dyn_into::<Function>() {
+        let value = format!("{} {} {}", race.cpu_ms, race.gpu_ms, race.runs);
+        let _ = set_item.call2(&storage, &key.into(), &value.into());
+    }
+}
+
 fn now_ms() -> f64 {
     let performance = get(&js_sys::global(), "performance");
     get(&performance, "now")

@@ -9,7 +9,7 @@
 
 #[cfg(feature = "webgpu")]
 pub use webinfer_engine::gpu;
-pub use webinfer_engine::{cpu, model, ops, plan, Analysis, Model, OpTiming};
+pub use webinfer_engine::{choice, cpu, model, ops, plan, Analysis, Model, OpTiming};
 pub use webinfer_format::{graph, json, tensor, version, weights, Error, ModelGraph, Tensor};
 #[cfg(feature = "tfjs")]
 pub use webinfer_tf as interop;
@@ -51,9 +51,9 @@ impl ModelDocument {
         self.doc.manifest.iter().flat_map(|g| g.paths.iter().map(String::as_str))
     }
 
-    /// Checks each shard once (byte length and sha256 where recorded) and decodes the weights. `shard_names` (the
-    /// shards' URLs or file paths, in manifest order) name them in errors; a shard without one is named by its
-    /// manifest path.
+    /// Checks each shard once (byte length and sha256 where recorded, and that each group holds the bytes its
+    /// weights need) and decodes the weights. Errors name the shard's file and `shard_names` entry (its URL or file
+    /// path, in manifest order; the manifest path where there is none).
     pub fn decode(self, shards: &[Vec<u8>], shard_names: &[String]) -> Result<ModelGraph, Error> {
         let source = self.doc.source();
         let manifest = &self.doc.manifest;
@@ -63,14 +63,18 @@ impl ModelDocument {
         }
         let mut groups = Vec::with_capacity(manifest.len());
         let mut k = 0;
-        for group in manifest {
+        for (g, group) in manifest.iter().enumerate() {
             let mut bytes = Vec::new();
+            let mut sources = Vec::with_capacity(group.paths.len());
             for (i, path) in group.paths.iter().enumerate() {
-                let name = shard_names.get(k).map_or(path.as_str(), String::as_str);
-                weights::verify_shard(group.shards.get(i), &shards[k], name)?;
+                let location = shard_names.get(k).map_or(path.as_str(), String::as_str);
+                let shard = weights::ShardSource { file: path, location };
+                weights::verify_shard(group.shards.get(i), &shards[k], shard)?;
+                sources.push((shard, shards[k].len()));
                 bytes.extend_from_slice(&shards[k]);
                 k += 1;
             }
+            weights::check_group_length(group, g, &sources)?;
             groups.push(bytes);
         }
         let decoded = weights::decode_weights(manifest, &groups)?;

@@ -95,13 +95,29 @@ async fn browser_has_webgpu() -> bool {
     found
 }
 
-/// What `backend: "auto"` must pick in this browser.
-async fn auto_backend() -> &'static str {
-    if browser_has_webgpu().await {
-        "webgpu"
-    } else {
-        "cpu"
+/// What `backend: "auto"` must pick in this browser: the CPU without WebGPU, and on a software adapter (headless
+/// Chromium's SwiftShader); None where a real GPU makes it a measured race.
+async fn auto_backend() -> Option<&'static str> {
+    if !browser_has_webgpu().await {
+        return Some("cpu");
     }
+    let gpu = webinfer::gpu::Gpu::request().await.unwrap();
+    gpu.software().is_some().then_some("cpu")
+}
+
+/// Checks what "auto" chose and that `backendReason` gives the rule that decided.
+async fn assert_auto_choice(model: &webinfer::js::Model) {
+    let reason = model.backend_reason();
+    match auto_backend().await {
+        Some(backend) => assert_eq!(model.backend(), backend, "{reason}"),
+        None => assert!(reason.contains(" ms ") && reason.contains("best of"), "{reason}"),
+    }
+    if !browser_has_webgpu().await {
+        assert!(reason.starts_with("auto: ") && reason.contains("no WebGPU"), "{reason}");
+    } else if auto_backend().await.is_some() {
+        assert!(reason.contains("software renderer") && reason.contains("so the CPU"), "{reason}");
+    }
+    assert_eq!(model.cpu_reason().is_some(), model.backend() == "cpu");
 }
 
 #[wasm_bindgen_test]
@@ -114,7 +130,7 @@ async fn js_api_runs_a_dense_layer_with_batch_two() {
     let (json, shards) = tiny_dense();
     let shards: Vec<&[u8]> = shards.iter().map(|s| &s[..]).collect();
     let mut model = from_bytes(&json, &shards, "auto").await.unwrap();
-    assert_eq!(model.backend(), auto_backend().await);
+    assert_auto_choice(&model).await;
     let x = Float32Array::from(&[1.0f32, 2.0, 3.0, -1.0, 0.0, 1.0][..]);
     let promise = model.predict(x.into(), None);
     let out = wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
@@ -208,10 +224,18 @@ async fn mnist_models_match_onnxruntime_in_the_browser() {
     for (json, shard, reference) in cases {
         let want = f32s(npy_data(reference));
         let mut digits: Vec<Vec<f32>> = Vec::new();
-        for backend in ["auto", "cpu"] {
+        for backend in ["auto", "cpu", "webgpu"] {
+            if backend == "webgpu" && !browser_has_webgpu().await {
+                continue;
+            }
             let mut model = from_bytes(json, &[shard], backend).await.unwrap();
             let used = model.backend();
-            assert_eq!(used, if backend == "auto" { auto_backend().await } else { "cpu" }, "backend {backend:?}");
+            if backend == "auto" {
+                assert_auto_choice(&model).await;
+            } else {
+                assert_eq!(used, backend);
+                assert!(model.backend_reason().contains("requested"), "{}", model.backend_reason());
+            }
             let tolerance = if used == "webgpu" { 1e-4 } else { 1e-5 };
             let (got, shape) = predict_js(&mut model, &x, &[64.0, 28.0, 28.0, 1.0]).await;
             assert_eq!(shape, vec![64.0, 10.0]);
@@ -229,7 +253,7 @@ async fn mnist_models_match_onnxruntime_in_the_browser() {
                     .collect(),
             );
         }
-        assert_eq!(digits[0], digits[1], "auto and cpu predict different digits");
+        assert!(digits.iter().all(|d| d == &digits[0]), "the backends predict different digits");
     }
 }
 
@@ -256,7 +280,7 @@ async fn webgpu_is_used_where_the_browser_has_it_and_a_clear_error_where_not() {
             assert_eq!(name, "GpuError", "{msg}");
             let model = from_bytes(json, &[shard], "auto").await.unwrap();
             assert_eq!(model.backend(), "cpu");
-            assert!(model.cpu_reason().unwrap().contains("no WebGPU adapter"));
+            assert_auto_choice(&model).await;
         }
     }
 }
@@ -285,8 +309,10 @@ async fn a_lost_gpu_device_switches_the_model_to_the_cpu() {
         Function::new_with_args("seen", "return (m) => seen.push(m);").call1(&JsValue::NULL, &reports).unwrap();
     let options = Object::new();
     Reflect::set(&options, &"onDeviceLost".into(), &record).unwrap();
+    let gpu = browser_has_webgpu().await;
+    Reflect::set(&options, &"backend".into(), &if gpu { "webgpu" } else { "auto" }.into()).unwrap();
     let mut model = webinfer::js::Model::from_bytes(JsValue::from_str(json), shards, Some(options)).await.unwrap();
-    assert_eq!(model.backend(), auto_backend().await);
+    assert_eq!(model.backend(), if gpu { "webgpu" } else { "cpu" });
     model.simulate_device_loss();
     let (got, _) = predict_js(&mut model, &x[..784 * 4], &[4.0, 28.0, 28.0, 1.0]).await;
     assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() <= 1e-5), "predictions after the loss are wrong");
@@ -294,6 +320,7 @@ async fn a_lost_gpu_device_switches_the_model_to_the_cpu() {
     if browser_has_webgpu().await {
         assert_eq!(reports.length(), 1, "onDeviceLost was not called once");
         assert!(model.cpu_reason().unwrap().contains("lost"), "{:?}", model.cpu_reason());
+        assert!(model.backend_reason().starts_with("left WebGPU"), "{}", model.backend_reason());
     } else {
         assert_eq!(reports.length(), 0);
     }
@@ -369,7 +396,8 @@ async fn load_reports_404_and_corrupted_shards_by_url() {
     {
         let _fetch = FakeFetch::install(&missing);
         let (name, msg) = js_name_and_message(load(&model_url, None).await.err().unwrap());
-        assert!(msg.contains("HTTP 404") && msg.contains(&gone), "{msg}");
+        let file = gone.rsplit('/').next().unwrap();
+        assert!(msg.contains("HTTP 404") && msg.contains(&gone) && msg.contains(&format!("shard {file:?}")), "{msg}");
         assert_eq!(name, "ShardError", "{msg}");
     }
     {
@@ -381,11 +409,24 @@ async fn load_reports_404_and_corrupted_shards_by_url() {
     let mut corrupt = files.clone();
     corrupt[2].1[0] ^= 0x40;
     let bad = corrupt[2].0.clone();
-    corrupt.push((model_url.clone(), json.into_bytes()));
+    corrupt.push((model_url.clone(), json.clone().into_bytes()));
     {
         let _fetch = FakeFetch::install(&corrupt);
         let (name, msg) = js_name_and_message(load(&model_url, None).await.err().unwrap());
-        assert!(msg.contains("sha256 mismatch") && msg.contains(&bad), "{msg}");
+        let file = bad.rsplit('/').next().unwrap();
+        assert!(msg.contains("sha256 mismatch") && msg.contains(&format!("shard {file:?} ({bad})")), "{msg}");
+        assert_eq!(name, "ShardError", "{msg}");
+    }
+    let mut short = files.clone();
+    let full = short[1].1.len();
+    short[1].1.truncate(3);
+    let cut = short[1].0.clone();
+    short.push((model_url.clone(), json.clone().into_bytes()));
+    {
+        let _fetch = FakeFetch::install(&short);
+        let (name, msg) = js_name_and_message(load(&model_url, None).await.err().unwrap());
+        let file = cut.rsplit('/').next().unwrap();
+        assert!(msg.contains(&format!("shard {file:?} ({cut}): expected {full} bytes, got 3")), "{msg}");
         assert_eq!(name, "ShardError", "{msg}");
     }
     {
@@ -393,6 +434,44 @@ async fn load_reports_404_and_corrupted_shards_by_url() {
         let (name, msg) = js_name_and_message(load(&model_url, None).await.err().unwrap());
         assert!(msg.contains("unsupported format version") && msg.contains("webinfer-graph/9"), "{msg}");
         assert_eq!(name, "FormatError", "{msg}");
+    }
+}
+
+/// TF.js manifests record no shard lengths: a truncated shard is found from what the weights need, and named.
+#[wasm_bindgen_test]
+async fn a_truncated_tfjs_shard_is_named_with_its_url_and_byte_counts() {
+    let base = "https://models.example/tfjs";
+    let json = include_str!("fixtures/interop/seq_cnn/tfjs_graph_float16/model.json");
+    let shards: [&[u8]; 4] = [
+        include_bytes!("fixtures/interop/seq_cnn/tfjs_graph_float16/group1-shard1of4.bin"),
+        include_bytes!("fixtures/interop/seq_cnn/tfjs_graph_float16/group1-shard2of4.bin"),
+        include_bytes!("fixtures/interop/seq_cnn/tfjs_graph_float16/group1-shard3of4.bin"),
+        include_bytes!("fixtures/interop/seq_cnn/tfjs_graph_float16/group1-shard4of4.bin"),
+    ];
+    let files = |cut: usize, keep: usize| -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = shards
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                (format!("{base}/group1-shard{}of4.bin", i + 1), s[..if i == cut { keep } else { s.len() }].to_vec())
+            })
+            .collect();
+        files.push((format!("{base}/model.json"), json.as_bytes().to_vec()));
+        files
+    };
+    let model_url = format!("{base}/model.json");
+    {
+        let _fetch = FakeFetch::install(&files(9, 0));
+        load(&model_url, None).await.unwrap();
+    }
+    for (cut, keep) in [(3, 10), (1, 100)] {
+        let _fetch = FakeFetch::install(&files(cut, keep));
+        let (name, msg) = js_name_and_message(load(&model_url, None).await.err().unwrap());
+        let file = format!("group1-shard{}of4.bin", cut + 1);
+        let expected = if cut == 3 { shards[3].len() } else { shards[0].len() };
+        assert!(msg.contains(&format!("shard {file:?} ({base}/{file}) is truncated")), "{msg}");
+        assert!(msg.contains(&format!("expected {expected} bytes, got {keep}")), "{msg}");
+        assert_eq!(name, "ShardError", "{msg}");
     }
 }
 

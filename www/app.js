@@ -163,6 +163,7 @@ async function loadModel(backend) {
     onProgress: (f) => (progress.value = f),
     onDeviceLost: (reason) => {
       $("backend-used").textContent = BACKEND_NAMES.cpu;
+      $("backend-reason").textContent = state.model?.backendReason ?? reason;
       statusEl.textContent = `The GPU went away (${reason}); continuing on ${BACKEND_NAMES.cpu}.`;
     },
   });
@@ -170,8 +171,8 @@ async function loadModel(backend) {
   state.model = model;
   $("backend-used").textContent = BACKEND_NAMES[model.backend] ?? model.backend;
   $("model-size").textContent = `${(model.sizeBytes / 1e6).toFixed(2)} MB`;
-  const why = backend === "auto" && model.cpuReason ? ` (WebGPU: ${model.cpuReason})` : "";
-  statusEl.textContent = `Ready: webinfer ${version()} on ${BACKEND_NAMES[model.backend]}${why}. Draw a digit.`;
+  $("backend-reason").textContent = model.backendReason;
+  statusEl.textContent = `Ready: webinfer ${version()} on ${BACKEND_NAMES[model.backend]}. Draw a digit.`;
   statusEl.dataset.ready = "true";
   if (state.hasInk) predictNow();
 }

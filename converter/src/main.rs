@@ -41,6 +41,8 @@ enum Quantize {
 enum Backend {
     Cpu,
     Webgpu,
+    /// The faster of the two for this model here; a software GPU adapter (lavapipe, llvmpipe) counts as none.
+    Auto,
 }
 
 #[derive(Subcommand)]
@@ -189,6 +191,41 @@ fn split_named(arg: &str) -> (Option<&str>, &str) {
     }
 }
 
+/// `--backend auto`: the CPU unless a real (not software) GPU is measured faster on these inputs.
+fn run_auto(model: &mut webinfer::Model, inputs: &[webinfer::Tensor]) -> Result<Vec<webinfer::Tensor>, ConvertError> {
+    use webinfer::choice::{Race, MAX_RUNS, RACE_BUDGET_MS};
+    let gpu = match pollster::block_on(webinfer::gpu::Gpu::request()) {
+        Ok(gpu) => gpu,
+        Err(e) => {
+            say!("backend: cpu (auto: no GPU adapter: {e})");
+            return Ok(model.predict(inputs)?);
+        }
+    };
+    if let Some(why) = gpu.software() {
+        say!("backend: cpu (auto: {} is a software renderer, slower than the CPU: {why})", gpu.adapter());
+        return Ok(model.predict(inputs)?);
+    }
+    let adapter = gpu.adapter().to_string();
+    let gpu_model = webinfer::gpu::GpuModel::new(std::rc::Rc::new(gpu), model.share());
+    let mut cpu_out = model.predict(inputs)?;
+    let mut gpu_out = pollster::block_on(gpu_model.predict(inputs))?;
+    let (mut cpu_ms, mut gpu_ms, mut runs) = (f64::INFINITY, f64::INFINITY, 0);
+    let started = Instant::now();
+    while runs < MAX_RUNS && (runs == 0 || started.elapsed().as_secs_f64() * 1e3 < RACE_BUDGET_MS) {
+        let t = Instant::now();
+        cpu_out = model.predict(inputs)?;
+        cpu_ms = cpu_ms.min(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        gpu_out = pollster::block_on(gpu_model.predict(inputs))?;
+        gpu_ms = gpu_ms.min(t.elapsed().as_secs_f64() * 1e3);
+        runs += 1;
+    }
+    let race = Race { cpu_ms, gpu_ms, runs };
+    let backend = if race.gpu_wins() { "webgpu" } else { "cpu" };
+    say!("backend: {backend} ({})", race.reason(&adapter));
+    Ok(if race.gpu_wins() { gpu_out } else { cpu_out })
+}
+
 fn run_model(
     dir: &Path,
     inputs: &[String],
@@ -215,15 +252,16 @@ fn run_model(
     let ordered = model.order_by_name(named)?;
     let results = match backend {
         Backend::Cpu => model.predict(&ordered)?,
+        Backend::Webgpu | Backend::Auto if profile.is_some() => {
+            return Err(ConvertError::Unsupported("--profile times CPU kernels; use it with --backend cpu".into()));
+        }
         Backend::Webgpu => {
-            if profile.is_some() {
-                return Err(ConvertError::Unsupported("--profile times CPU kernels; use it with --backend cpu".into()));
-            }
             let gpu = pollster::block_on(webinfer::gpu::Gpu::request())?;
             say!("backend: webgpu on {}", gpu.adapter());
             let gpu_model = webinfer::gpu::GpuModel::new(std::rc::Rc::new(gpu), model.share());
             pollster::block_on(gpu_model.predict(&ordered))?
         }
+        Backend::Auto => run_auto(&mut model, &ordered)?,
     };
     if let Some(runs) = profile {
         print_profile(&mut model, &ordered, runs.max(1))?;
@@ -304,7 +342,9 @@ fn inspect(dir: &Path) -> Result<(), ConvertError> {
             let sp = dir.join(p);
             let status = match std::fs::read(&sp) {
                 Ok(bytes) => {
-                    let status = match verify_shard(group.shards.get(i), &bytes, p) {
+                    let location = sp.display().to_string();
+                    let shard = webinfer::weights::ShardSource { file: p, location: &location };
+                    let status = match verify_shard(group.shards.get(i), &bytes, shard) {
                         Ok(()) if group.shards.get(i).is_some() => "ok (length and sha256 match)".to_string(),
                         Ok(()) => "present (no digest recorded)".to_string(),
                         Err(e) => {

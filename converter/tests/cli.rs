@@ -82,6 +82,34 @@ fn convnet_matches_onnxruntime_for_batch_1_and_3_with_bn_folded_and_activations_
 }
 
 #[test]
+fn run_auto_treats_lavapipe_as_no_gpu_and_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("convnet");
+    convert(&[], &dir);
+    let out = tmp.path().join("auto.npy");
+    let said = ok(&run(bin()
+        .arg("run")
+        .arg(&dir)
+        .arg("--backend")
+        .arg("auto")
+        .arg("--input")
+        .arg(fixtures().join("convnet_input_b3.npy"))
+        .arg("--output")
+        .arg(&out)));
+    assert!(said.contains("backend: cpu (auto: "), "{said}");
+    if said.contains("no GPU adapter") && std::env::var_os("WEBINFER_EXPECT_WEBGPU").is_none() {
+        eprintln!("run --backend auto: no Vulkan adapter here, so the software-adapter rule went untested");
+    } else {
+        assert!(
+            said.contains("llvmpipe") && said.contains("software renderer"),
+            "lavapipe should be the adapter: {said}"
+        );
+    }
+    let want = read_npy(&fixtures().join("convnet_ort_b3.npy"));
+    assert!(max_diff(&read_npy(&out), &want) <= 1e-5);
+}
+
+#[test]
 fn run_on_the_webgpu_backend_matches_onnxruntime() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("convnet");

@@ -125,19 +125,23 @@ async function drawAndRead(page, index) {
   return { digit, bars };
 }
 
-test("auto picks WebGPU here, and CPU and WebGPU give the same digits", async () => {
-  assert.equal(await page.textContent("#backend-used"), "WebGPU", "auto should pick WebGPU in Chromium with --enable-unsafe-webgpu");
-  const onGpu = [];
-  for (let i = 0; i < 12; i++) onGpu.push(await drawAndRead(page, i));
-  await page.selectOption("#backend", "cpu");
-  await page.waitForFunction(() => document.getElementById("backend-used").textContent === "CPU SIMD");
-  for (let i = 0; i < 12; i++) {
-    const onCpu = await drawAndRead(page, i);
-    assert.equal(onCpu.digit, onGpu[i].digit, `digit #${i}: CPU ${onCpu.digit}, WebGPU ${onGpu[i].digit}`);
-    onCpu.bars.forEach((p, d) => assert.ok(Math.abs(p - onGpu[i].bars[d]) <= 1e-4, `digit #${i} bar ${d}: CPU ${p}, WebGPU ${onGpu[i].bars[d]}`));
-  }
+test("auto skips SwiftShader for the CPU and says why; explicit WebGPU gives the same digits", async () => {
+  assert.equal(await page.textContent("#backend-used"), "CPU SIMD", "auto should not pick a software WebGPU adapter");
+  const why = await page.textContent("#backend-reason");
+  assert.match(why, /^auto: the WebGPU adapter \(google \/ swiftshader\) is a software renderer/, why);
+  assert.match(why, /so the CPU$/, why);
+  const onCpu = [];
+  for (let i = 0; i < 12; i++) onCpu.push(await drawAndRead(page, i));
   await page.selectOption("#backend", "webgpu");
   await page.waitForFunction(() => document.getElementById("backend-used").textContent === "WebGPU");
+  assert.match(await page.textContent("#backend-reason"), /^the WebGPU backend was requested; adapter /);
+  for (let i = 0; i < 12; i++) {
+    const onGpu = await drawAndRead(page, i);
+    assert.equal(onGpu.digit, onCpu[i].digit, `digit #${i}: WebGPU ${onGpu.digit}, CPU ${onCpu[i].digit}`);
+    onGpu.bars.forEach((p, d) => assert.ok(Math.abs(p - onCpu[i].bars[d]) <= 1e-4, `digit #${i} bar ${d}: WebGPU ${p}, CPU ${onCpu[i].bars[d]}`));
+  }
+  await page.selectOption("#backend", "auto");
+  await page.waitForFunction(() => document.getElementById("backend-used").textContent === "CPU SIMD");
   assert.equal(await draw(page, 3), String(labels[3]));
 });
 
@@ -148,6 +152,7 @@ test("without WebGPU, auto runs on the CPU and asking for WebGPU says why", asyn
     await p.goto(server.url);
     await p.waitForSelector("#status[data-ready=true]", { timeout: 30000 });
     assert.equal(await p.textContent("#backend-used"), "CPU SIMD");
+    assert.match(await p.textContent("#backend-reason"), /^auto: .*no WebGPU.*, so the CPU$/);
     await p.selectOption("#backend", "webgpu");
     await p.waitForFunction(() => /not available/.test(document.getElementById("status").textContent));
     assert.equal(await p.textContent("#backend-used"), "CPU SIMD");

@@ -12,7 +12,7 @@ test("the served page loads the wasm runtime with the right MIME type and isolat
     const response = await wasm;
     assert.equal(response.headers()["content-type"], "application/wasm");
     await page.waitForSelector("#status[data-ready=true]", { timeout: 20000 });
-    assert.match(await page.textContent("#status"), /Ready: webinfer \d+\.\d+\.\d+ on WebGPU/);
+    assert.match(await page.textContent("#status"), /Ready: webinfer \d+\.\d+\.\d+ on CPU SIMD/);
     assert.equal(await page.evaluate(() => crossOriginIsolated), true);
   } finally {
     await context.close();

@@ -4,6 +4,7 @@
 //! [`ops`] holds the op semantics, one file per op family: planning, kernel parameters and the CPU kernel.
 //! The WebGPU encoder for each family sits beside its `.wgsl` in `gpu/`.
 
+pub mod choice;
 pub mod cpu;
 #[cfg(feature = "webgpu")]
 pub mod gpu;

@@ -172,17 +172,54 @@ pub fn encode_weights(weights: &[WeightToWrite], shard_size: usize, group_name: 
     EncodedWeights { group, shards }
 }
 
-/// Checks a shard's length and sha256 against the manifest; `source` names it (file path or URL).
-pub fn verify_shard(info: Option<&ShardInfo>, bytes: &[u8], source: &str) -> Result<(), Error> {
+/// One shard as loaded: its file name in the manifest and where it was read from (its URL or file path).
+#[derive(Clone, Copy, Debug)]
+pub struct ShardSource<'a> {
+    pub file: &'a str,
+    pub location: &'a str,
+}
+
+impl std::fmt::Display for ShardSource<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "shard {:?} ({})", self.file, self.location)
+    }
+}
+
+/// Checks a shard's length and sha256 against the manifest, naming the shard in the error.
+pub fn verify_shard(info: Option<&ShardInfo>, bytes: &[u8], shard: ShardSource) -> Result<(), Error> {
     let Some(info) = info else { return Ok(()) };
     if bytes.len() as u64 != info.byte_length {
-        return Err(Error::Shard(format!("shard {source}: expected {} bytes, got {}", info.byte_length, bytes.len())));
+        return Err(Error::Shard(format!("{shard}: expected {} bytes, got {}", info.byte_length, bytes.len())));
     }
     let digest = sha256_hex(bytes);
     if digest != info.sha256 {
-        return Err(Error::Shard(format!("shard {source}: sha256 mismatch (expected {}, got {digest})", info.sha256)));
+        return Err(Error::Shard(format!("{shard}: sha256 mismatch (expected {}, got {digest})", info.sha256)));
     }
     Ok(())
+}
+
+/// Checks that a group's shards hold every byte its weights need. A TF.js manifest records no shard lengths, so a
+/// truncated shard shows only here; the error names the short shard, with the bytes expected and received. Every
+/// shard of a group but the last has the group's shard size, so a short earlier shard is the one below the largest
+/// of them, and otherwise the last shard is short.
+pub fn check_group_length(group: &WeightsGroup, index: usize, shards: &[(ShardSource, usize)]) -> Result<(), Error> {
+    let needed: usize = group.weights.iter().map(WeightEntry::byte_len).sum();
+    let held: usize = shards.iter().map(|(_, len)| len).sum();
+    if held >= needed || shards.is_empty() {
+        return Ok(());
+    }
+    let (earlier, last) = shards.split_at(shards.len() - 1);
+    let shard_size = earlier.iter().map(|(_, len)| *len).max().unwrap_or(0);
+    let (culprit, expected, got) = match earlier.iter().find(|(_, len)| *len < shard_size) {
+        Some((shard, len)) => (shard, shard_size, *len),
+        None => (&last[0].0, needed - (held - last[0].1), last[0].1),
+    };
+    Err(Error::Shard(format!(
+        "{culprit} is truncated: expected {expected} bytes, got {got} (the weights of group {} need {needed} bytes; \
+         its {} shard(s) hold {held})",
+        index + 1,
+        shards.len()
+    )))
 }
 
 /// Decodes every weight of the manifest from its groups' concatenated shard bytes (one buffer per group).
@@ -287,9 +324,47 @@ mod tests {
         assert_eq!(decoded["h"].to_f32s()[4], f16::from_f32(1e-3).to_f32());
         let mut bad = enc.shards[0].clone();
         bad[0] ^= 1;
-        let err = verify_shard(Some(&enc.group.shards[0]), &bad, "group1-shard1of5.bin").unwrap_err().to_string();
+        let shard = ShardSource { file: "group1-shard1of5.bin", location: "models/m/group1-shard1of5.bin" };
+        let err = verify_shard(Some(&enc.group.shards[0]), &bad, shard).unwrap_err().to_string();
         assert!(err.contains("sha256 mismatch") && err.contains("group1-shard1of5.bin"), "{err}");
         let short = decode_weights(std::slice::from_ref(&enc.group), &[vec![0; 5]]).unwrap_err().to_string();
         assert!(short.contains("\"a\""), "{short}");
+    }
+
+    #[test]
+    fn a_short_group_names_the_truncated_shard_with_expected_and_received_bytes() {
+        let weight = |name: &str, n: u64| WeightEntry {
+            name: name.into(),
+            shape: vec![n],
+            dtype: DType::Float32,
+            quantization: None,
+        };
+        let group = WeightsGroup {
+            paths: vec!["g-shard1of3.bin".into(), "g-shard2of3.bin".into(), "g-shard3of3.bin".into()],
+            weights: vec![weight("w", 500)],
+            shards: vec![],
+        };
+        let urls = [
+            "https://m.example/a/g-shard1of3.bin",
+            "https://m.example/a/g-shard2of3.bin",
+            "https://m.example/a/g-shard3of3.bin",
+        ];
+        let sources: Vec<ShardSource> =
+            group.paths.iter().zip(urls).map(|(file, location)| ShardSource { file, location }).collect();
+        let with = |lens: [usize; 3]| -> Vec<(ShardSource, usize)> { sources.iter().copied().zip(lens).collect() };
+        assert!(check_group_length(&group, 0, &with([800, 800, 400])).is_ok());
+        let err = check_group_length(&group, 0, &with([800, 800, 100])).unwrap_err().to_string();
+        assert!(err.contains("shard \"g-shard3of3.bin\" (https://m.example/a/g-shard3of3.bin) is truncated"), "{err}");
+        assert!(
+            err.contains("expected 400 bytes, got 100") && err.contains("need 2000 bytes") && err.contains("hold 1700"),
+            "{err}"
+        );
+        let err = check_group_length(&group, 1, &with([800, 300, 400])).unwrap_err().to_string();
+        assert!(
+            err.contains("\"g-shard2of3.bin\"")
+                && err.contains("expected 800 bytes, got 300")
+                && err.contains("group 2"),
+            "{err}"
+        );
     }
 }

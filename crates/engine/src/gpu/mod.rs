@@ -99,6 +99,7 @@ pub struct Gpu {
     device: wgpu::Device,
     queue: wgpu::Queue,
     adapter: String,
+    software: Option<String>,
     modules: RefCell<HashMap<Shader, wgpu::ShaderModule>>,
     layouts: RefCell<HashMap<Shader, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>>,
     pipelines: RefCell<HashMap<PipelineKey, wgpu::ComputePipeline>>,
@@ -155,10 +156,15 @@ impl Gpu {
             [placeholder("unused input"), placeholder("unused output a"), placeholder("unused output b")];
         let backend = format!("{:?}", info.backend).to_ascii_lowercase();
         let adapter = if info.name.is_empty() { backend } else { format!("{} ({backend})", info.name) };
+        let software = crate::choice::software_renderer(
+            Some(info.device_type == wgpu::DeviceType::Cpu),
+            &[&info.name, &info.driver, &info.driver_info],
+        );
         Ok(Gpu {
             device,
             queue,
             adapter,
+            software,
             modules: RefCell::default(),
             layouts: RefCell::default(),
             pipelines: RefCell::default(),
@@ -170,6 +176,12 @@ impl Gpu {
     /// The adapter's name and API.
     pub fn adapter(&self) -> &str {
         &self.adapter
+    }
+
+    /// Why this adapter is a software renderer (lavapipe, SwiftShader, …), or `None` for real hardware; `auto`
+    /// treats a software adapter as no GPU (see [`crate::choice`]).
+    pub fn software(&self) -> Option<&str> {
+        self.software.as_deref()
     }
 
     /// Whether the device has been lost.
