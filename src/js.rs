@@ -821,21 +821,23 @@ fn local_storage() -> Option<JsValue> {
     (!storage.is_undefined() && !storage.is_null()).then_some(storage)
 }
 
+/// A race kept as whole microseconds: parsing integers keeps core's float parser (and its tables) out of the bundle.
 fn stored_race(key: &str) -> Option<crate::choice::Race> {
     let storage = local_storage()?;
     let get_item: Function = get(&storage, "getItem").dyn_into().ok()?;
     let text = get_item.call1(&storage, &key.into()).ok()?.as_string()?;
-    let mut parts = text.split(' ').map(str::parse::<f64>);
-    let (Some(Ok(cpu_ms)), Some(Ok(gpu_ms)), Some(Ok(runs))) = (parts.next(), parts.next(), parts.next()) else {
+    let mut parts = text.split(' ').map(str::parse::<u64>);
+    let (Some(Ok(cpu_us)), Some(Ok(gpu_us)), Some(Ok(runs))) = (parts.next(), parts.next(), parts.next()) else {
         return None;
     };
-    Some(crate::choice::Race { cpu_ms, gpu_ms, runs: runs as usize })
+    Some(crate::choice::Race { cpu_ms: cpu_us as f64 / 1e3, gpu_ms: gpu_us as f64 / 1e3, runs: runs as usize })
 }
 
 fn store_race(key: &str, race: &crate::choice::Race) {
     let Some(storage) = local_storage() else { return };
     if let Ok(set_item) = get(&storage, "setItem").dyn_into::<Function>() {
-        let value = format!("{} {} {}", race.cpu_ms, race.gpu_ms, race.runs);
+        let micros = |ms: f64| (ms * 1e3).round() as u64;
+        let value = format!("{} {} {}", micros(race.cpu_ms), micros(race.gpu_ms), race.runs);
         let _ = set_item.call2(&storage, &key.into(), &value.into());
     }
 }
