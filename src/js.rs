@@ -763,7 +763,7 @@ async fn choose_auto(cpu: &mut crate::Model, warm_up: bool, model_sha256: &str) 
         Err(why) => return (None, format!("auto: {why}, so the CPU")),
     };
     let adapter = &probe.label;
-    if let Some(why) = &probe.software {
+    if let Some(why) = probe.software.as_ref().filter(|_| !race_software_adapters()) {
         return (
             None,
             format!("auto: the WebGPU adapter ({adapter}) is a software renderer ({why}), slower than the SIMD CPU backend, so the CPU"),
@@ -793,6 +793,12 @@ async fn choose_auto(cpu: &mut crate::Model, warm_up: bool, model_sha256: &str) 
         }
         Err(e) => (None, format!("auto: a timed run on WebGPU ({adapter}) failed ({e}), so the CPU")),
     }
+}
+
+/// A test hook: with the `testing` feature, `globalThis.__webinferRaceSoftwareAdapters = true` makes `auto` race a
+/// software adapter as if it were real, so the browser suites can run the race on SwiftShader.
+fn race_software_adapters() -> bool {
+    cfg!(feature = "testing") && get(&js_sys::global(), "__webinferRaceSoftwareAdapters").as_bool() == Some(true)
 }
 
 /// Times warm runs of both backends on the warm-up inputs, within `choice::RACE_BUDGET_MS`; None when the model

@@ -257,6 +257,36 @@ async fn mnist_models_match_onnxruntime_in_the_browser() {
     }
 }
 
+/// The race `auto` runs against a real GPU, run here on SwiftShader through the `testing` hook that lets it count as
+/// real: both backends are timed, the faster is kept, and a second load reuses the stored outcome.
+#[cfg(feature = "testing")]
+#[wasm_bindgen_test]
+async fn auto_races_a_real_gpu_against_the_cpu_and_remembers_the_winner() {
+    if !browser_has_webgpu().await {
+        return;
+    }
+    let json = include_str!("fixtures/mnist/converted/cnn/model.json");
+    let shard: &[u8] = include_bytes!("fixtures/mnist/converted/cnn/group1-shard1of1.bin");
+    let global = js_sys::global();
+    let storage = Reflect::get(&global, &"localStorage".into()).unwrap();
+    Function::new_no_args("localStorage.clear()").call0(&JsValue::NULL).unwrap();
+    Reflect::set(&global, &"__webinferRaceSoftwareAdapters".into(), &true.into()).unwrap();
+    let first = from_bytes(json, &[shard], "auto").await.unwrap();
+    let second = from_bytes(json, &[shard], "auto").await.unwrap();
+    Reflect::delete_property(&global, &"__webinferRaceSoftwareAdapters".into()).unwrap();
+    let why = first.backend_reason();
+    assert!(why.starts_with("auto: WebGPU on google / swiftshader took ") && why.contains("best of"), "{why}");
+    let cpu_won = why.contains("so the CPU, the faster");
+    assert_eq!(first.backend(), if cpu_won { "cpu" } else { "webgpu" }, "{why}");
+    assert_eq!(first.cpu_reason().is_some(), cpu_won);
+    let length = Reflect::get(&storage, &"length".into()).unwrap().as_f64().unwrap();
+    assert_eq!(length, 1.0, "the race outcome should be stored once");
+    let again = second.backend_reason();
+    assert!(again.ends_with("(measured at an earlier load on this device)"), "{again}");
+    assert_eq!(second.backend(), first.backend(), "{again}");
+    Function::new_no_args("localStorage.clear()").call0(&JsValue::NULL).unwrap();
+}
+
 #[wasm_bindgen_test]
 async fn webgpu_is_used_where_the_browser_has_it_and_a_clear_error_where_not() {
     let json = include_str!("fixtures/mnist/converted/mlp/model.json");
