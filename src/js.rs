@@ -448,8 +448,8 @@ impl Model {
         #[wasm_bindgen(unchecked_param_type = "LoadOptions")] options: Option<Object>,
     ) -> Result<Model, JsValue> {
         let options = LoadOptions::from_js(options).map_err(js_error)?;
-        let (inner, size, sha) = fetch_model(&url, &options).await.map_err(js_error)?;
-        Model::with_backend(inner, size as f64, &sha, &options).await
+        let (inner, size, model_json) = fetch_model(&url, &options).await.map_err(js_error)?;
+        Model::with_backend(inner, size as f64, &model_json, &options).await
     }
 
     /// Builds a model from bytes the caller already has: model.json (string or bytes) and the shards in
@@ -469,14 +469,13 @@ impl Model {
         let size = shards.iter().map(Vec::len).sum::<usize>() + text.len();
         let inner = crate::model_from_bytes(&text, &shards).map_err(js_error)?;
         let options = LoadOptions::from_js(options).map_err(js_error)?;
-        let sha = crate::weights::sha256_hex(text.as_bytes());
-        Model::with_backend(inner, size as f64, &sha, &options).await
+        Model::with_backend(inner, size as f64, &text, &options).await
     }
 
     async fn with_backend(
         mut cpu: crate::Model,
         size_bytes: f64,
-        model_sha256: &str,
+        model_json: &str,
         options: &LoadOptions,
     ) -> Result<Model, JsValue> {
         let requested = options.backend().map_err(js_error)?;
@@ -490,7 +489,7 @@ impl Model {
                 }
                 Err(e) => return Err(named_error(e.name(), &format!("backend \"webgpu\": {e}"))),
             },
-            Backend::Auto => choose_auto(&mut cpu, warm_up, model_sha256).await,
+            Backend::Auto => choose_auto(&mut cpu, warm_up, model_json).await,
         };
         if gpu.is_none() && warm_up {
             cpu.warm_up().map_err(js_error)?;
@@ -621,7 +620,7 @@ impl Model {
 }
 
 /// Fetches model.json and its shards (in parallel, reporting progress) and builds the model; also returns the
-/// bytes fetched and model.json's sha256.
+/// bytes fetched and model.json's text.
 async fn fetch_model(url: &str, options: &LoadOptions) -> Result<(crate::Model, usize, String), Error> {
     let init = &options.fetch;
     let on_progress = options.on_progress();
@@ -667,7 +666,7 @@ async fn fetch_model(url: &str, options: &LoadOptions) -> Result<(crate::Model, 
     if let Some(f) = &on_progress {
         let _ = f.call1(&JsValue::NULL, &JsValue::from_f64(1.0));
     }
-    Ok((inner, size, crate::weights::sha256_hex(json_text.as_bytes())))
+    Ok((inner, size, json_text))
 }
 
 impl Model {
@@ -757,7 +756,7 @@ async fn probe_adapter() -> Result<AdapterProbe, String> {
 /// `backend: "auto"`: no GPU, or a software one, means the CPU; with a real GPU, both backends are timed on a few
 /// warm runs and the faster wins. The outcome is kept in localStorage per model.json sha256 and adapter, so a
 /// later load on this device skips the race.
-async fn choose_auto(cpu: &mut crate::Model, warm_up: bool, model_sha256: &str) -> (Option<GpuModel>, String) {
+async fn choose_auto(cpu: &mut crate::Model, warm_up: bool, model_json: &str) -> (Option<GpuModel>, String) {
     let probe = match probe_adapter().await {
         Ok(probe) => probe,
         Err(why) => return (None, format!("auto: {why}, so the CPU")),
@@ -769,7 +768,7 @@ async fn choose_auto(cpu: &mut crate::Model, warm_up: bool, model_sha256: &str) 
             format!("auto: the WebGPU adapter ({adapter}) is a software renderer ({why}), slower than the SIMD CPU backend, so the CPU"),
         );
     }
-    let key = format!("webinfer.auto/{model_sha256}/{adapter}");
+    let key = format!("webinfer.auto/{}/{adapter}", crate::weights::sha256_hex(model_json.as_bytes()));
     let cached = stored_race(&key);
     let earlier = " (measured at an earlier load on this device)";
     if let Some(race) = cached.filter(|r| !r.gpu_wins()) {
@@ -804,12 +803,12 @@ fn race_software_adapters() -> bool {
 /// Times warm runs of both backends on the warm-up inputs, within `choice::RACE_BUDGET_MS`; None when the model
 /// has integer inputs.
 async fn race(cpu: &mut crate::Model, gpu: &GpuModel) -> Result<Option<crate::choice::Race>, Error> {
-    use crate::choice::{Race, MAX_RUNS, RACE_BUDGET_MS};
+    use crate::choice::{another_run, Race};
     let Some(inputs) = cpu.warm_up_inputs() else { return Ok(None) };
     cpu.predict(&inputs)?;
     let (mut cpu_ms, mut gpu_ms, mut runs) = (f64::INFINITY, f64::INFINITY, 0);
     let started = now_ms();
-    while runs < MAX_RUNS && (runs == 0 || now_ms() - started < RACE_BUDGET_MS) {
+    while another_run(runs, now_ms() - started) {
         let t = now_ms();
         cpu.predict(&inputs)?;
         cpu_ms = cpu_ms.min(now_ms() - t);

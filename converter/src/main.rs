@@ -193,7 +193,7 @@ fn split_named(arg: &str) -> (Option<&str>, &str) {
 
 /// `--backend auto`: the CPU unless a real (not software) GPU is measured faster on these inputs.
 fn run_auto(model: &mut webinfer::Model, inputs: &[webinfer::Tensor]) -> Result<Vec<webinfer::Tensor>, ConvertError> {
-    use webinfer::choice::{Race, MAX_RUNS, RACE_BUDGET_MS};
+    use webinfer::choice::{another_run, Race};
     let gpu = match pollster::block_on(webinfer::gpu::Gpu::request()) {
         Ok(gpu) => gpu,
         Err(e) => {
@@ -211,7 +211,7 @@ fn run_auto(model: &mut webinfer::Model, inputs: &[webinfer::Tensor]) -> Result<
     let mut gpu_out = pollster::block_on(gpu_model.predict(inputs))?;
     let (mut cpu_ms, mut gpu_ms, mut runs) = (f64::INFINITY, f64::INFINITY, 0);
     let started = Instant::now();
-    while runs < MAX_RUNS && (runs == 0 || started.elapsed().as_secs_f64() * 1e3 < RACE_BUDGET_MS) {
+    while another_run(runs, started.elapsed().as_secs_f64() * 1e3) {
         let t = Instant::now();
         cpu_out = model.predict(inputs)?;
         cpu_ms = cpu_ms.min(t.elapsed().as_secs_f64() * 1e3);

@@ -45,10 +45,15 @@ impl Race {
     }
 }
 
-/// Stops a race once each side has `MAX_RUNS` timings or the time budget (ms) is spent, after at least one each.
+/// The most timed runs per backend in a race.
 pub const MAX_RUNS: usize = 3;
 /// The time budget of a race, in ms.
 pub const RACE_BUDGET_MS: f64 = 300.0;
+
+/// Whether a race takes another timed run of each backend: at least one, then until `MAX_RUNS` or the budget.
+pub fn another_run(runs: usize, elapsed_ms: f64) -> bool {
+    runs < MAX_RUNS && (runs == 0 || elapsed_ms < RACE_BUDGET_MS)
+}
 
 #[cfg(test)]
 mod tests {
@@ -90,5 +95,7 @@ mod tests {
         assert!(why.contains("nvidia / ampere"), "{why}");
         let race = Race { cpu_ms: 85.0, gpu_ms: 4.5, runs: 2 };
         assert!(race.gpu_wins() && race.reason("a").contains("so WebGPU"));
+        assert!(another_run(0, 1e9) && another_run(2, 10.0));
+        assert!(!another_run(1, RACE_BUDGET_MS) && !another_run(MAX_RUNS, 0.0));
     }
 }
