@@ -129,7 +129,7 @@ pub fn group_weights(model_config: &Value, named: Vec<(String, Arc<Tensor>)>) ->
     indexed
         .into_iter()
         .map(|(k, mut v)| {
-            v.sort_by_key(|(i, _)| *i);
+            v.sort_unstable_by_key(|(i, _)| *i);
             (k, v.into_iter().map(|(_, t)| t).collect())
         })
         .collect()

@@ -501,11 +501,11 @@ impl Ctx<'_> {
             }
             _ => filter_scale = None,
         }
-        if let Some(act) = rest.next() {
-            activation = Some(match act {
-                "LeakyRelu" => format!("leaky:{}", node.float("leakyrelu_alpha", 0.2)),
-                a => a.to_string(),
-            });
+        let mut leaky = None;
+        match rest.next() {
+            Some("LeakyRelu") => leaky = Some(node.float("leakyrelu_alpha", 0.2)),
+            Some(act) => activation = Some(act.to_string()),
+            None => {}
         }
         if let Some(extra) = rest.next() {
             return Err(self.err(node, format!("fused op sequence {fused:?} is not supported (at {extra:?})")));
@@ -524,10 +524,7 @@ impl Ctx<'_> {
         };
         let (strides, dilations, padding) =
             (self.nhwc_pair(node, "strides")?, self.nhwc_pair(node, "dilations")?, self.padding(node)?);
-        let (act_name, leaky) = match activation.as_deref() {
-            Some(a) if a.starts_with("leaky:") => (None, Some(a[6..].parse::<f32>().unwrap_or(0.2))),
-            a => (a, None),
-        };
+        let act_name = activation.as_deref();
         let pre = if leaky.is_some() { format!("{}/preactivation", node.name) } else { node.name.clone() };
         let spec = ConvSpec { strides, dilations, padding, depthwise, groups: 1, bias, activation: act_name };
         self.b.conv2d(&pre, &node.name, &x, &filter_id, spec)?;

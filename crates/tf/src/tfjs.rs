@@ -111,8 +111,8 @@ pub fn graph_from_json(
 fn int_of(v: &Value) -> Result<i64, String> {
     match v {
         Value::String(s) => s.parse().map_err(|_| format!("{s:?} is not an integer")),
-        Value::Number(n) => n.as_i64().ok_or_else(|| format!("{n} is not an integer")),
-        other => Err(format!("{other} is not an integer")),
+        Value::Number(n) => n.as_i64().ok_or_else(|| format!("{} is not an integer", n.as_f64().unwrap_or(f64::NAN))),
+        other => Err(format!("{} is not an integer", kind_of(other))),
     }
 }
 
@@ -123,9 +123,21 @@ fn float_of(v: &Value) -> Result<f32, String> {
             "NaN" => Ok(f32::NAN),
             "Infinity" => Ok(f32::INFINITY),
             "-Infinity" => Ok(f32::NEG_INFINITY),
-            _ => s.parse().map_err(|_| format!("{s:?} is not a number")),
+            _ => serde_json::from_str::<f64>(s).map(|f| f as f32).map_err(|_| format!("{s:?} is not a number")),
         },
-        other => Err(format!("{other} is not a number")),
+        other => Err(format!("{} is not a number", kind_of(other))),
+    }
+}
+
+/// What a JSON value is, for messages (printing the value itself would ship a JSON writer).
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -143,7 +155,7 @@ fn shape_of(v: &Value) -> Result<Option<Vec<i64>>, String> {
 
 /// One protobuf-JSON AttrValue: strings are base64, 64-bit integers are decimal strings.
 pub fn attr_from_json(v: &Value) -> Result<TfAttr, String> {
-    let Some(obj) = v.as_object() else { return Err(format!("{v} is not an AttrValue object")) };
+    let Some(obj) = v.as_object() else { return Err(format!("{} is not an AttrValue object", kind_of(v))) };
     let Some((kind, value)) = obj.iter().next() else { return Ok(TfAttr::List { s: vec![], i: vec![], f: vec![] }) };
     Ok(match kind.as_str() {
         "s" => TfAttr::S(base64_of(value)?),
