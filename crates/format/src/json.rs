@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 use crate::Error;
 
@@ -59,6 +58,9 @@ impl<'de> Deserialize<'de> for Dim {
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Dim, E> {
                 Ok(Dim::Fixed(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Dim, E> {
+                u64::try_from(v).map(Dim::Fixed).map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Dim, E> {
                 Ok(Dim::Symbol(v.to_string()))
@@ -120,12 +122,49 @@ pub struct Node {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "lowercase")]
 pub enum Attr {
+    #[serde(deserialize_with = "int64")]
     Int(i64),
     Float(f32),
     String(String),
+    #[serde(deserialize_with = "int64s")]
     Ints(Vec<i64>),
     Floats(Vec<f32>),
     Strings(Vec<String>),
+}
+
+/// An int64 attribute. In the browser model.json is read by `JSON.parse`, whose numbers are doubles: the
+/// int64 sentinels exporters write (`INT64_MAX` as "to the end" in Slice) arrive as ±2^63 and saturate back.
+fn int64<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    struct Int64;
+    impl serde::de::Visitor<'_> for Int64 {
+        type Value = i64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an integer")
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+            Ok(i64::try_from(v).unwrap_or(i64::MAX))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+            if v.fract() != 0.0 || v.is_nan() {
+                return Err(E::invalid_value(serde::de::Unexpected::Float(v), &self));
+            }
+            Ok(v as i64)
+        }
+    }
+    deserializer.deserialize_any(Int64)
+}
+
+fn int64s<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<i64>, D::Error> {
+    struct Int64(i64);
+    impl<'de> Deserialize<'de> for Int64 {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            int64(deserializer).map(Int64)
+        }
+    }
+    Ok(Vec::<Int64>::deserialize(deserializer)?.into_iter().map(|v| v.0).collect())
 }
 
 /// A TF.js weights-manifest group, plus the per-shard length and digest TF.js lacks.
@@ -203,9 +242,9 @@ impl ModelJson {
     }
 }
 
-/// A model.json document of either family (webinfer or TF.js), parsed once. The format is read and checked
-/// before anything that depends on it: the graph and the TF.js sections stay raw JSON text, each parsed by the
-/// reader for that format, and the weights manifest (the same shape in both families) is parsed typed.
+/// A model.json document of either family (webinfer or TF.js), parsed once: the text becomes a JSON tree
+/// (`JSON.parse` in the browser, `serde_json::Value` natively), the format is read and checked before anything
+/// that depends on it, and then the sections are read typed from the tree by the same serde derives on both.
 #[derive(Debug)]
 pub struct Document {
     pub format: String,
@@ -213,11 +252,13 @@ pub struct Document {
     pub converted_by: Option<String>,
     /// The weights manifest, in shard order.
     pub manifest: Vec<WeightsGroup>,
-    graph: Option<Box<RawValue>>,
-    /// A TF.js document's `modelTopology` (a GraphDef, or a Keras model config), unparsed.
-    pub model_topology: Option<Box<RawValue>>,
-    /// A TF.js graph model's `signature`, unparsed.
-    pub signature: Option<Box<RawValue>>,
+    graph: Option<Graph>,
+    /// A TF.js document's `modelTopology` (a GraphDef, or a Keras model config), for the translators.
+    #[cfg(feature = "tfjs")]
+    pub model_topology: Option<serde_json::Value>,
+    /// A TF.js graph model's `signature`, for the translators.
+    #[cfg(feature = "tfjs")]
+    pub signature: Option<serde_json::Value>,
     source: String,
 }
 
@@ -225,43 +266,43 @@ pub struct Document {
 #[serde(rename_all = "camelCase")]
 struct Sections {
     #[serde(default)]
-    format: Option<String>,
-    #[serde(default)]
     generated_by: Option<String>,
     #[serde(default)]
     converted_by: Option<String>,
     #[serde(default)]
-    graph: Option<Box<RawValue>>,
+    graph: Option<Graph>,
     #[serde(default)]
-    weights_manifest: Option<Box<RawValue>>,
+    weights_manifest: Option<Vec<WeightsGroup>>,
+    #[cfg(feature = "tfjs")]
     #[serde(default)]
-    model_topology: Option<Box<RawValue>>,
+    model_topology: Option<serde_json::Value>,
+    #[cfg(feature = "tfjs")]
     #[serde(default)]
-    signature: Option<Box<RawValue>>,
+    signature: Option<serde_json::Value>,
+}
+
+/// A format string's section name in messages: what failed to match, for a webinfer or a TF.js document.
+fn section_error(source: &str, format: &str, e: impl std::fmt::Display) -> Error {
+    if crate::is_tfjs_format(format) {
+        Error::Format(format!("{source} is not a readable TF.js {format}: {e}"))
+    } else {
+        Error::Format(format!("{source} does not match {FORMAT}: {e}"))
+    }
 }
 
 impl Document {
     /// Parses model.json text; `source` (its path or URL) names it in messages.
     pub fn parse(text: &str, source: &str) -> Result<Self, Error> {
-        let sections: Sections =
-            serde_json::from_str(text).map_err(|e| Error::Format(format!("{source} is not valid JSON: {e}")))?;
-        let format = sections.format.unwrap_or_default();
-        if !crate::is_tfjs_format(&format) {
-            check_format_version(&format)?;
-        }
-        let manifest = match sections.weights_manifest {
-            Some(raw) if raw.get() != "null" => {
-                serde_json::from_str(raw.get()).map_err(|e| Error::Format(format!("{source}: weightsManifest: {e}")))?
-            }
-            _ => Vec::new(),
-        };
+        let (format, sections) = read_sections(text, source)?;
         Ok(Document {
             format,
             generated_by: sections.generated_by,
             converted_by: sections.converted_by,
-            manifest,
+            manifest: sections.weights_manifest.unwrap_or_default(),
             graph: sections.graph,
+            #[cfg(feature = "tfjs")]
             model_topology: sections.model_topology,
+            #[cfg(feature = "tfjs")]
             signature: sections.signature,
             source: source.to_string(),
         })
@@ -277,7 +318,7 @@ impl Document {
         &self.source
     }
 
-    /// The webinfer document, with its graph parsed.
+    /// The webinfer document.
     pub fn into_model_json(self) -> Result<ModelJson, Error> {
         let source = &self.source;
         if self.is_tfjs() {
@@ -285,8 +326,6 @@ impl Document {
         }
         let graph =
             self.graph.ok_or_else(|| Error::Format(format!("{source} does not match {FORMAT}: no \"graph\"")))?;
-        let graph = serde_json::from_str(graph.get())
-            .map_err(|e| Error::Format(format!("{source} does not match {FORMAT}: graph: {e}")))?;
         Ok(ModelJson {
             format: self.format,
             generated_by: self.generated_by,
@@ -295,6 +334,45 @@ impl Document {
             weights_manifest: self.manifest,
         })
     }
+}
+
+/// The checked format string and the typed sections, natively: serde_json parses the text once into a tree.
+#[cfg(not(target_arch = "wasm32"))]
+fn read_sections(text: &str, source: &str) -> Result<(String, Sections), Error> {
+    let tree: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| Error::Format(format!("{source} is not valid JSON: {e}")))?;
+    if !tree.is_object() {
+        return Err(Error::Format(format!("{source} is not a JSON object")));
+    }
+    let format = checked_format(tree.get("format").and_then(serde_json::Value::as_str))?;
+    let sections = Sections::deserialize(tree).map_err(|e| section_error(source, &format, e))?;
+    Ok((format, sections))
+}
+
+/// The checked format string and the typed sections, in the browser: `JSON.parse` builds the tree (no JSON
+/// parser ships in the wasm) and serde-wasm-bindgen reads it.
+#[cfg(target_arch = "wasm32")]
+fn read_sections(text: &str, source: &str) -> Result<(String, Sections), Error> {
+    let tree = js_sys::JSON::parse(text).map_err(|e| {
+        let why = js_sys::Error::from(e).message();
+        Error::Format(format!("{source} is not valid JSON: {}", String::from(why)))
+    })?;
+    if !tree.is_object() || js_sys::Array::is_array(&tree) {
+        return Err(Error::Format(format!("{source} is not a JSON object")));
+    }
+    let format = js_sys::Reflect::get(&tree, &"format".into()).ok().and_then(|f| f.as_string());
+    let format = checked_format(format.as_deref())?;
+    let sections: Sections = serde_wasm_bindgen::from_value(tree).map_err(|e| section_error(source, &format, e))?;
+    Ok((format, sections))
+}
+
+/// The format string, when it is a TF.js format or a webinfer version this build reads.
+fn checked_format(format: Option<&str>) -> Result<String, Error> {
+    let format = format.unwrap_or_default();
+    if !crate::is_tfjs_format(format) {
+        check_format_version(format)?;
+    }
+    Ok(format.to_string())
 }
 
 fn check_format_version(format: &str) -> Result<(), Error> {
@@ -385,19 +463,34 @@ mod tests {
     }
 
     #[test]
+    fn int64_attributes_saturate_from_doubles() {
+        let text = r#"{"format":"webinfer-graph/1","graph":{"inputs":[],"outputs":[],"nodes":[{"name":"s","op":"Slice",
+            "inputs":[],"outputs":[],"attrs":{"ends":{"ints":[9223372036854775807, 9.223372036854776e18, -9.223372036854776e18]},
+            "axis":{"int":3.0}}}]},"weightsManifest":[]}"#;
+        let model = ModelJson::parse(text).unwrap();
+        assert_eq!(model.graph.nodes[0].ints("ends"), Some(&[i64::MAX, i64::MAX, i64::MIN][..]));
+        assert_eq!(model.graph.nodes[0].int("axis", 0), 3);
+        let bad = text.replace("3.0", "3.5");
+        assert!(ModelJson::parse(&bad).unwrap_err().to_string().contains("an integer"));
+    }
+
+    #[test]
     fn reads_the_format_before_the_sections_that_depend_on_it() {
         let text = r#"{"format":"webinfer-graph/2","graph":{"nodes":7},"weightsManifest":[]}"#;
         let err = Document::parse(text, "m.json").unwrap_err().to_string();
         assert!(err.contains("major version 1"), "{err}");
         let text = r#"{"format":"webinfer-graph/1","graph":{"inputs":[{"name":"x","dtype":"float32","shape":[-1]}],
             "outputs":[],"nodes":[]},"weightsManifest":null}"#;
-        let doc = Document::parse(text, "m.json").unwrap();
-        assert!(doc.manifest.is_empty());
-        let err = doc.into_model_json().unwrap_err().to_string();
-        assert!(err.contains("m.json") && err.contains("graph") && err.contains("a dimension"), "{err}");
+        let err = Document::parse(text, "m.json").unwrap_err().to_string();
+        assert!(err.contains("m.json does not match webinfer-graph/1") && err.contains("a dimension"), "{err}");
+        let text =
+            r#"{"format":"webinfer-graph/1","graph":{"inputs":[],"outputs":[],"nodes":[]},"weightsManifest":null}"#;
+        assert!(Document::parse(text, "m.json").unwrap().manifest.is_empty());
         let tfjs = r#"{"format":"layers-model","modelTopology":{"class_name":"Sequential"},"weightsManifest":[]}"#;
         let doc = Document::parse(tfjs, "t.json").unwrap();
-        assert!(doc.is_tfjs() && doc.model_topology.as_ref().unwrap().get().contains("Sequential"));
+        assert!(doc.is_tfjs());
+        #[cfg(feature = "tfjs")]
+        assert_eq!(doc.model_topology.as_ref().and_then(|t| t.get("class_name")), Some(&"Sequential".into()));
         let err = doc.into_model_json().unwrap_err().to_string();
         assert!(err.contains("t.json is a TF.js layers-model"), "{err}");
     }

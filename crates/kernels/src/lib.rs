@@ -227,7 +227,6 @@ fn micro_kernel(k: usize, a: &[f32], b: &[f32], tile: &mut [[f32; NR]; MR]) {
     *tile = acc;
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -538,9 +538,9 @@ pub fn translate(
                 if prev.is_none() && lc != "InputLayer" {
                     let shape = batch_shape(cfg)
                         .or_else(|| {
-                            config
-                                .get("build_input_shape")
-                                .and_then(|s| batch_shape(&serde_json::json!({ "batch_shape": s })))
+                            config.get("build_input_shape").and_then(|s| {
+                                batch_shape(&Value::Object([("batch_shape".into(), s.clone())].into_iter().collect()))
+                            })
                         })
                         .ok_or_else(|| Error::Format(format!("{source}: the Sequential model has no input shape")))?;
                     ctx.b.input("input", "input", DType::Float32, shape);

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::tf_graph::{TfAttr, TfGraph, TfNode};
@@ -21,27 +20,21 @@ fn generated_by(doc: &Document) -> String {
         .to_string()
 }
 
-fn parse_section(raw: &RawValue, section: &str, source: &str) -> Result<Value, Error> {
-    serde_json::from_str(raw.get()).map_err(|e| Error::Format(format!("{source}: {section}: {e}")))
-}
-
 /// Translates a TF.js model.json document whose weights are already decoded.
 pub fn translate(doc: &Document, weights: HashMap<String, Tensor>) -> Result<ModelGraph, Error> {
     let source = doc.source();
     let topology = doc
         .model_topology
-        .as_deref()
+        .as_ref()
         .ok_or_else(|| Error::Format(format!("{source}: a TF.js model.json needs \"modelTopology\"")))?;
-    let topology = parse_section(topology, "modelTopology", source)?;
     let by = generated_by(doc);
     match doc.format.as_str() {
         "graph-model" => {
-            let signature = doc.signature.as_deref().map(|s| parse_section(s, "signature", source)).transpose()?;
-            let graph = graph_from_json(&topology, signature.as_ref(), weights, source)?;
+            let graph = graph_from_json(topology, doc.signature.as_ref(), weights, source)?;
             tf_graph::translate(&graph, by)
         }
         "layers-model" => {
-            let config = topology.get("model_config").unwrap_or(&topology);
+            let config = topology.get("model_config").unwrap_or(topology);
             let mut named: Vec<(String, Arc<Tensor>)> = Vec::new();
             let mut weights = weights;
             for w in doc.manifest.iter().flat_map(|g| &g.weights) {
