@@ -31,6 +31,21 @@ export interface LoadOptions {
   warmUp?: boolean;
   /** Called when the GPU device is lost while the model is in use; the model has switched to the CPU. */
   onDeviceLost?: (message: string) => void;
+  /** Bounds on what the model may make webinfer allocate, checked against declared sizes before any buffer
+   * exists; raise them for bigger models. */
+  limits?: Limits;
+}
+/** Allocation bounds (each optional; the defaults in brackets). Exceeding one rejects with a FormatError (weights)
+ * or a ShapeError/OpError (planning) that names the tensor and its declared size. */
+export interface Limits {
+  /** Bytes of one stored weight [2^30]. */
+  maxWeightBytes?: number;
+  /** Bytes of all weights of the model, and of any one shard's body [2^31]. */
+  maxModelBytes?: number;
+  /** Elements of any one tensor a plan creates [2^28]. */
+  maxTensorElements?: number;
+  /** Elements of all the buffers one plan holds [2^29]. */
+  maxPlanElements?: number;
 }
 /** The `name` of every Error webinfer throws or rejects with, one per kind (docs/API.md lists when each happens). */
 export type WebinferErrorName =
@@ -71,6 +86,7 @@ struct LoadOptions {
     warm_up: Option<bool>,
     #[serde(with = "serde_wasm_bindgen::preserve")]
     on_device_lost: JsValue,
+    limits: Option<crate::Limits>,
 }
 
 /// The backend asked for.
@@ -109,6 +125,10 @@ impl LoadOptions {
 
     fn on_device_lost(&self) -> Option<Function> {
         self.on_device_lost.clone().dyn_into().ok()
+    }
+
+    fn limits(&self) -> crate::Limits {
+        self.limits.unwrap_or_default()
     }
 }
 
@@ -327,17 +347,24 @@ async fn read_text(response: web_sys::Response, url: &str) -> Result<String, Err
     text.as_string().ok_or_else(|| Fetched::ModelJson.error(format!("{url}: body is not text")))
 }
 
-/// Reads a shard's body chunk by chunk, reporting each chunk's size.
+/// Reads a shard's body chunk by chunk, reporting each chunk's size; a body over `max_bytes` stops the read.
 async fn read_body(
     response: web_sys::Response,
     file: &str,
     url: &str,
+    max_bytes: u64,
     on_chunk: &dyn Fn(usize),
 ) -> Result<Vec<u8>, Error> {
+    let too_long =
+        || Fetched::Shard(file).error(format!("{url} sends more than {max_bytes} bytes (limits.maxModelBytes)"));
     let failed = |e: JsValue| Fetched::Shard(file).error(format!("reading {url} failed: {}", describe(&e)));
     let Some(body) = response.body() else {
         let buf = JsFuture::from(response.array_buffer().map_err(failed)?).await.map_err(failed)?;
-        let bytes = Uint8Array::new(&buf).to_vec();
+        let array = Uint8Array::new(&buf);
+        if u64::from(array.length()) > max_bytes {
+            return Err(too_long());
+        }
+        let bytes = array.to_vec();
         on_chunk(bytes.len());
         return Ok(bytes);
     };
@@ -349,6 +376,10 @@ async fn read_body(
             break;
         }
         let value = Uint8Array::new(&get(&chunk, "value"));
+        if (bytes.len() as u64).saturating_add(u64::from(value.length())) > max_bytes {
+            let _ = reader.cancel();
+            return Err(too_long());
+        }
         let start = bytes.len();
         bytes.resize(start + value.length() as usize, 0);
         value.copy_to(&mut bytes[start..]);
@@ -465,10 +496,10 @@ impl Model {
             None => String::from_utf8(Uint8Array::new(&model_json).to_vec())
                 .map_err(|_| js_error(Error::Format("model.json bytes are not UTF-8".into())))?,
         };
+        let options = LoadOptions::from_js(options).map_err(js_error)?;
         let shards: Vec<Vec<u8>> = shards.iter().map(|s| Uint8Array::new(&s).to_vec()).collect();
         let size = shards.iter().map(Vec::len).sum::<usize>() + text.len();
-        let inner = crate::model_from_bytes(&text, &shards).map_err(js_error)?;
-        let options = LoadOptions::from_js(options).map_err(js_error)?;
+        let inner = crate::model_from_bytes_with(&text, &shards, &options.limits()).map_err(js_error)?;
         Model::with_backend(inner, size as f64, &text, &options).await
     }
 
@@ -626,7 +657,8 @@ async fn fetch_model(url: &str, options: &LoadOptions) -> Result<(crate::Model, 
     let on_progress = options.on_progress();
     let model_url = absolute_url(url)?;
     let json_text = read_text(fetch(&model_url, init, Fetched::ModelJson).await?, &model_url).await?;
-    let document = crate::ModelDocument::parse(&json_text, &model_url)?;
+    let limits = options.limits();
+    let document = crate::ModelDocument::parse_with(&json_text, &model_url, &limits)?;
     let manifest = document.manifest();
     let urls: Vec<String> = document.shard_paths().map(|p| resolve_url(p, &model_url)).collect::<Result<_, _>>()?;
     let total: u64 = manifest
@@ -657,12 +689,13 @@ async fn fetch_model(url: &str, options: &LoadOptions) -> Result<(crate::Model, 
         let report = report.clone();
         async move {
             let response = fetch(url, init, Fetched::Shard(file)).await?;
-            read_body(response, file, url, &*report).await
+            read_body(response, file, url, limits.max_model_bytes, &*report).await
         }
     });
     let shards: Vec<Vec<u8>> = futures_util::future::try_join_all(fetches).await?;
     let size = shards.iter().map(Vec::len).sum::<usize>() + json_text.len();
-    let inner = document.decode(&shards, &urls).and_then(crate::Model::from_graph)?;
+    let mut inner = document.decode(&shards, &urls).and_then(crate::Model::from_graph)?;
+    inner.set_limits(limits);
     if let Some(f) = &on_progress {
         let _ = f.call1(&JsValue::NULL, &JsValue::from_f64(1.0));
     }

@@ -10,7 +10,7 @@
 #[cfg(feature = "webgpu")]
 pub use webinfer_engine::gpu;
 pub use webinfer_engine::{choice, cpu, model, ops, plan, Analysis, Model, OpTiming};
-pub use webinfer_format::{graph, json, tensor, version, weights, Error, ModelGraph, Tensor};
+pub use webinfer_format::{graph, json, limits, tensor, version, weights, Error, Limits, ModelGraph, Tensor};
 #[cfg(feature = "tfjs")]
 pub use webinfer_tf as interop;
 
@@ -21,7 +21,15 @@ pub mod js;
 /// verifying each shard's length and sha256 where the manifest records them. Reads webinfer models and
 /// (with the `tfjs` feature) TF.js graph and layers models.
 pub fn model_from_bytes(model_json: &str, shards: &[Vec<u8>]) -> Result<Model, Error> {
-    Model::from_graph(read_model(model_json, shards, "model.json")?)
+    model_from_bytes_with(model_json, shards, &Limits::default())
+}
+
+/// As [`model_from_bytes`], with `limits` bounding the declared weights and every plan.
+pub fn model_from_bytes_with(model_json: &str, shards: &[Vec<u8>], limits: &Limits) -> Result<Model, Error> {
+    let graph = ModelDocument::parse_with(model_json, "model.json", limits)?.decode(shards, &[])?;
+    let mut model = Model::from_graph(graph)?;
+    model.set_limits(*limits);
+    Ok(model)
 }
 
 /// Parses model.json (webinfer or TF.js), checks and decodes the shards; `source` names it in messages.
@@ -38,7 +46,12 @@ pub struct ModelDocument {
 impl ModelDocument {
     /// Parses model.json text; `source` (its path or URL) names it in messages.
     pub fn parse(model_json: &str, source: &str) -> Result<Self, Error> {
-        Ok(ModelDocument { doc: json::Document::parse(model_json, source)? })
+        Self::parse_with(model_json, source, &Limits::default())
+    }
+
+    /// As [`ModelDocument::parse`], checking the declared weight sizes against `limits` before any shard is read.
+    pub fn parse_with(model_json: &str, source: &str, limits: &Limits) -> Result<Self, Error> {
+        Ok(ModelDocument { doc: json::Document::parse_with(model_json, source, limits)? })
     }
 
     /// The weights manifest.

@@ -13,4 +13,4 @@ pub mod ops;
 pub mod plan;
 
 pub use model::{Analysis, Model, OpTiming};
-pub use webinfer_format::{json, tensor, Error, ModelGraph, Tensor};
+pub use webinfer_format::{json, limits, tensor, Error, Limits, ModelGraph, Tensor};

@@ -9,7 +9,7 @@ use crate::cpu::CpuPlan;
 use crate::json::{DType, Dim, ModelJson, Node, ValueInfo};
 use crate::plan::{Plan, PlanKey, PLAN_CACHE};
 use crate::tensor::Tensor;
-use crate::{Error, ModelGraph};
+use crate::{Error, Limits, ModelGraph};
 
 /// A model ready to run on the CPU backend.
 pub struct Model {
@@ -17,6 +17,7 @@ pub struct Model {
     pub(crate) outputs: Vec<ValueInfo>,
     pub(crate) nodes: Vec<Node>,
     pub(crate) weights: HashMap<String, Arc<Tensor>>,
+    pub(crate) limits: Limits,
     plans: Vec<CpuPlan>,
 }
 
@@ -47,14 +48,28 @@ impl Model {
                     )));
                 }
             }
-            known.extend(node.outputs.iter().map(String::as_str));
+            for out in node.outputs.iter().filter(|o| !o.is_empty()) {
+                if !known.insert(out.as_str()) {
+                    return Err(Error::Format(format!(
+                        "{} node {:?} writes {out:?}, which a graph input, a weight or an earlier node already defines",
+                        node.op, node.name
+                    )));
+                }
+            }
         }
         for out in &g.outputs {
             if !known.contains(out.name.as_str()) {
                 return Err(Error::Format(format!("graph output {:?} is never produced", out.name)));
             }
         }
-        Ok(Model { inputs: g.inputs, outputs: g.outputs, nodes: g.nodes, weights, plans: Vec::new() })
+        Ok(Model {
+            inputs: g.inputs,
+            outputs: g.outputs,
+            nodes: g.nodes,
+            weights,
+            limits: Limits::default(),
+            plans: Vec::new(),
+        })
     }
 
     /// Another model over the same graph and (shared, not copied) weights, with no plans yet.
@@ -64,8 +79,19 @@ impl Model {
             outputs: self.outputs.clone(),
             nodes: self.nodes.clone(),
             weights: self.weights.clone(),
+            limits: self.limits,
             plans: Vec::new(),
         }
+    }
+
+    /// The bounds planning checks every tensor against (see [`Limits`]).
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Replaces the planning bounds; plans already built stay.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
     }
 
     pub fn inputs(&self) -> &[ValueInfo] {

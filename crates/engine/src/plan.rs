@@ -123,7 +123,20 @@ impl Model {
                     None => Input { shape: EMPTY, value: None, shared: None },
                 })
                 .collect();
-            let planned = plan_node(node, &plan_inputs)?;
+            let planned = crate::ops::params::with_limits(self.limits, || plan_node(node, &plan_inputs))?;
+            let checked = |shape: &[usize], k: usize| {
+                self.limits
+                    .check_tensor(shape, || format!("output {:?}", node.outputs.get(k).map_or("", |o| o)))
+                    .map_err(|e| Error::Op { op: node.op.clone(), node: node.name.clone(), msg: e.to_string() })
+            };
+            match &planned {
+                Planned::Values(vals) => {
+                    vals.iter().enumerate().try_for_each(|(k, v)| checked(&v.shape, k).map(drop))?
+                }
+                Planned::Kernel { out_shapes, .. } => {
+                    out_shapes.iter().enumerate().try_for_each(|(k, s)| checked(s, k).map(drop))?
+                }
+            }
             let out_ids: Vec<usize> = node
                 .outputs
                 .iter()
@@ -272,6 +285,15 @@ impl Model {
             })
             .collect();
         let scratch_len = steps.iter().map(|s| s.kernel.scratch_len()).max().unwrap_or(0);
+        let held = slot_sizes.iter().fold(scratch_len as u64, |n, &s| n.saturating_add(s as u64));
+        if held > self.limits.max_plan_elements {
+            return Err(Error::Shape(format!(
+                "the plan for inputs {:?} holds {held} elements in its buffers, over the limit of {} \
+                 (limits.maxPlanElements)",
+                inputs.iter().map(|t| t.shape.as_slice()).collect::<Vec<_>>(),
+                self.limits.max_plan_elements
+            )));
+        }
         let plan = Plan {
             key,
             steps,
@@ -282,5 +304,85 @@ impl Model {
             scratch_len,
         };
         Ok((plan, analysis))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::json::ModelJson;
+    use crate::tensor::Tensor;
+    use crate::{Limits, Model};
+    use std::collections::HashMap;
+
+    fn model(nodes: &str, weights: Vec<(&str, Tensor)>) -> Model {
+        build(nodes, weights).unwrap()
+    }
+
+    fn build(nodes: &str, weights: Vec<(&str, Tensor)>) -> Result<Model, crate::Error> {
+        let text = format!(
+            r#"{{"format":"webinfer-graph/1","graph":{{"inputs":[{{"name":"x","dtype":"float32","shape":[2]}}],
+            "outputs":[{{"name":"y","dtype":"float32","shape":[]}}],"nodes":[{nodes}]}},"weightsManifest":[]}}"#
+        );
+        let json = ModelJson::parse(&text).unwrap();
+        let weights: HashMap<String, Tensor> = weights.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        Model::new(&json, weights)
+    }
+
+    #[test]
+    fn duplicate_outputs_cycles_and_undefined_reads_name_the_node() {
+        let twice = r#"{"name":"a","op":"Relu","inputs":["x"],"outputs":["y"]},
+            {"name":"b","op":"Relu","inputs":["x"],"outputs":["y"]}"#;
+        let err = build(twice, vec![]).err().unwrap().to_string();
+        assert!(err.contains("Relu node \"b\" writes \"y\""), "{err}");
+        let over_input = r#"{"name":"c","op":"Relu","inputs":["x"],"outputs":["x"]}"#;
+        assert!(build(over_input, vec![]).err().unwrap().to_string().contains("node \"c\" writes \"x\""));
+        let cycle = r#"{"name":"a","op":"Relu","inputs":["z"],"outputs":["y"]},
+            {"name":"b","op":"Relu","inputs":["y"],"outputs":["z"]}"#;
+        let err = build(cycle, vec![]).err().unwrap().to_string();
+        assert!(err.contains("Relu node \"a\" reads \"z\""), "{err}");
+    }
+
+    fn plan_error(m: &mut Model) -> String {
+        let err = m.predict(&[Tensor::f32(vec![2], vec![1.0, 2.0])]).err().expect("planning fails");
+        format!("{} {err}", err.name())
+    }
+
+    #[test]
+    fn a_reshape_to_2_pow_35_or_past_2_pow_64_elements_fails_at_plan_time_naming_the_node() {
+        for target in [vec![1 << 20, 1 << 15], vec![1 << 40, 1 << 40, 1 << 40]] {
+            let shape = Tensor::i64(vec![target.len()], target);
+            let nodes = r#"{"name":"big","op":"Reshape","inputs":["x","s"],"outputs":["y"]}"#;
+            let err = plan_error(&mut model(nodes, vec![("s", shape)]));
+            assert!(err.starts_with("OpError Reshape node \"big\": cannot reshape [2] (2 elements)"), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_expand_to_2_pow_35_elements_fails_before_its_index_map_is_built() {
+        let shape = Tensor::i64(vec![2], vec![1 << 34, 2]);
+        let mut m = model(r#"{"name":"wide","op":"Expand","inputs":["x","s"],"outputs":["y"]}"#, vec![("s", shape)]);
+        let err = plan_error(&mut m);
+        assert!(err.starts_with("OpError Expand node \"wide\""), "{err}");
+        assert!(err.contains("limits.maxTensorElements"), "{err}");
+        let overflow = Tensor::i64(vec![3], vec![1 << 40, 1 << 40, 2]);
+        let mut m =
+            model(r#"{"name":"wider","op":"Expand","inputs":["x","s"],"outputs":["y"]}"#, vec![("s", overflow)]);
+        assert!(plan_error(&mut m).contains("more than 2^64"));
+    }
+
+    #[test]
+    fn constant_of_shape_and_plan_totals_are_bounded_and_the_limits_can_be_raised() {
+        let shape = Tensor::i64(vec![1], vec![1 << 30]);
+        let nodes = r#"{"name":"fill","op":"ConstantOfShape","inputs":["s"],"outputs":["y"]}"#;
+        let mut m = model(nodes, vec![("s", shape.clone())]);
+        assert!(plan_error(&mut m).starts_with("OpError ConstantOfShape node \"fill\""));
+        let nodes = r#"{"name":"t","op":"Tile","inputs":["x","r"],"outputs":["y"]}"#;
+        let mut m = model(nodes, vec![("r", Tensor::i64(vec![1], vec![1000]))]);
+        m.set_limits(Limits { max_plan_elements: 1000, ..Limits::default() });
+        let err = plan_error(&mut m);
+        assert!(err.starts_with("ShapeError") && err.contains("limits.maxPlanElements"), "{err}");
+        m.set_limits(Limits { max_plan_elements: 10_000, ..Limits::default() });
+        let out = m.predict(&[Tensor::f32(vec![2], vec![1.0, 2.0])]).unwrap();
+        assert_eq!(out[0].shape, vec![2000]);
     }
 }

@@ -207,9 +207,9 @@ pub struct Quantization {
 }
 
 impl WeightEntry {
-    /// Number of elements.
+    /// Number of elements (saturating: [`crate::limits::Limits::check_manifest`] rejects sizes that do not fit).
     pub fn len(&self) -> usize {
-        self.shape.iter().product::<u64>() as usize
+        crate::limits::elements(self.shape.iter().copied()).and_then(|n| usize::try_from(n).ok()).unwrap_or(usize::MAX)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -219,7 +219,7 @@ impl WeightEntry {
     /// Bytes this weight occupies in its shards.
     pub fn byte_len(&self) -> usize {
         let stored = self.quantization.as_ref().map_or(self.dtype, |q| q.dtype);
-        self.len() * stored.size()
+        self.len().saturating_mul(stored.size())
     }
 }
 
@@ -293,12 +293,19 @@ fn section_error(source: &str, format: &str, e: impl std::fmt::Display) -> Error
 impl Document {
     /// Parses model.json text; `source` (its path or URL) names it in messages.
     pub fn parse(text: &str, source: &str) -> Result<Self, Error> {
+        Self::parse_with(text, source, &crate::limits::Limits::default())
+    }
+
+    /// As [`Document::parse`], checking the declared weight sizes against `limits`.
+    pub fn parse_with(text: &str, source: &str, limits: &crate::limits::Limits) -> Result<Self, Error> {
         let (format, sections) = read_sections(text, source)?;
+        let manifest = sections.weights_manifest.unwrap_or_default();
+        limits.check_manifest(&manifest, source)?;
         Ok(Document {
             format,
             generated_by: sections.generated_by,
             converted_by: sections.converted_by,
-            manifest: sections.weights_manifest.unwrap_or_default(),
+            manifest,
             graph: sections.graph,
             #[cfg(feature = "tfjs")]
             model_topology: sections.model_topology,

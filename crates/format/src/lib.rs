@@ -5,11 +5,13 @@
 pub mod error;
 pub mod graph;
 pub mod json;
+pub mod limits;
 pub mod tensor;
 pub mod weights;
 
 pub use error::Error;
 pub use graph::ModelGraph;
+pub use limits::Limits;
 pub use tensor::Tensor;
 
 /// The webinfer version (all workspace crates share it).

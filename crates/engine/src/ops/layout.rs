@@ -35,7 +35,7 @@ impl IndexMap {
 }
 
 fn index_map(out_shape: &[usize], source_of: impl Fn(&[usize]) -> Option<usize>) -> Result<Vec<u32>, Error> {
-    let n: usize = out_shape.iter().product();
+    let n = super::params::planned_len(out_shape)?;
     if n > u32::MAX as usize - 1 {
         return Err(Error::Shape(format!("tensor of {n} elements is too large")));
     }
@@ -173,7 +173,7 @@ pub fn tile(shape: &[usize], repeats: &[i64]) -> Result<(IndexMap, Vec<usize>), 
     if repeats.len() != shape.len() {
         return Err(Error::Shape(format!("repeats has {} values for rank {}", repeats.len(), shape.len())));
     }
-    let out: Vec<usize> = shape.iter().zip(repeats).map(|(&d, &r)| d * r.max(0) as usize).collect();
+    let out: Vec<usize> = shape.iter().zip(repeats).map(|(&d, &r)| d.saturating_mul(r.max(0) as usize)).collect();
     let st = strides(shape);
     let map = index_map(&out, |i| Some((0..shape.len()).map(|d| (i[d] % shape[d]) * st[d]).sum()))?;
     Ok((IndexMap { map, pad: 0.0 }, out))
@@ -276,15 +276,16 @@ pub fn reshape_shape(shape: &[usize], target: &[i64], allowzero: bool) -> Result
             _ => return Err(Error::Shape(format!("invalid Reshape target {target:?}"))),
         }
     }
-    let known: usize = out.iter().product();
+    let mismatch = || Error::Shape(format!("cannot reshape {shape:?} ({total} elements) to {target:?}"));
+    let known = out.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).ok_or_else(mismatch)?;
     if let Some(i) = infer {
         if known == 0 || total % known != 0 {
             return Err(Error::Shape(format!("cannot reshape {shape:?} ({total} elements) to {target:?}")));
         }
         out[i] = total / known;
     }
-    if out.iter().product::<usize>() != total {
-        return Err(Error::Shape(format!("cannot reshape {shape:?} ({total} elements) to {target:?}")));
+    if out.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) != Some(total) {
+        return Err(mismatch());
     }
     Ok(out)
 }

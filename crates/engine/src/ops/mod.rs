@@ -20,7 +20,7 @@ mod eval;
 pub mod gemm;
 pub mod layout;
 pub mod norm;
-mod params;
+pub(crate) mod params;
 pub mod pool;
 pub mod reduce;
 pub mod shape;

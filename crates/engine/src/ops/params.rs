@@ -3,7 +3,26 @@
 use super::gemm::Activation;
 use super::{Input, Kernel, Planned};
 use crate::json::{Attr, Node};
+use crate::limits::Limits;
 use crate::Error;
+
+thread_local! {
+    static PLAN_LIMITS: std::cell::Cell<Limits> = std::cell::Cell::new(Limits::default());
+}
+
+/// Runs `plan` with `limits` bounding the tensors the planners create (restored afterwards).
+pub(crate) fn with_limits<T>(limits: Limits, plan: impl FnOnce() -> T) -> T {
+    let previous = PLAN_LIMITS.replace(limits);
+    let out = plan();
+    PLAN_LIMITS.set(previous);
+    out
+}
+
+/// The element count of an output a planner is about to create, checked against the plan's limits before any
+/// buffer for it exists.
+pub(crate) fn planned_len(shape: &[usize]) -> Result<usize, Error> {
+    PLAN_LIMITS.get().check_tensor(shape, || "its output".to_string())
+}
 
 pub(crate) fn op_err(node: &Node, msg: impl std::fmt::Display) -> Error {
     Error::Op { op: node.op.clone(), node: node.name.clone(), msg: msg.to_string() }

@@ -28,7 +28,7 @@ pub(crate) fn plan_size(_node: &Node, inputs: &[Input]) -> Result<Planned, Error
 pub(crate) fn plan_constant_of_shape(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
     let dims = int_param(node, inputs, 0, "")?.unwrap_or_default();
     let shape: Vec<usize> = dims.iter().map(|&d| d.max(0) as usize).collect();
-    let n = shape.iter().product();
+    let n = planned_len(&shape)?;
     let value = node.float("value", 0.0);
     Ok(Planned::Values(vec![match node.string("dtype").unwrap_or("float32") {
         "float32" | "float16" | "float64" => Tensor::f32(shape, vec![value; n]),
@@ -48,12 +48,12 @@ pub(crate) fn plan_range(node: &Node, inputs: &[Input]) -> Result<Planned, Error
         if d == 0 {
             return Err(op_err(node, "delta must not be 0"));
         }
-        let n = ((l - s) as f64 / d as f64).ceil().max(0.0) as usize;
+        let n = planned_len(&[((l as f64 - s as f64) / d as f64).ceil().max(0.0) as usize])?;
         let v: Vec<i64> = (0..n as i64).map(|i| s + i * d).collect();
         Ok(Planned::Values(vec![Tensor::i64(vec![n], v)]))
     } else {
         let (s, l, d) = (vals[0].to_f32s()[0], vals[1].to_f32s()[0], vals[2].to_f32s()[0]);
-        let n = ((l - s) / d).ceil().max(0.0) as usize;
+        let n = planned_len(&[((l - s) / d).ceil().max(0.0) as usize])?;
         let v: Vec<f32> = (0..n).map(|i| s + i as f32 * d).collect();
         Ok(Planned::Values(vec![Tensor::f32(vec![n], v)]))
     }
