@@ -694,6 +694,33 @@ async fn bad_options_reject_with_an_input_error() {
 }
 
 #[wasm_bindgen_test]
+async fn declared_sizes_over_the_limits_reject_before_anything_is_allocated() {
+    let (json, shards) = tiny_dense();
+    let shards: Vec<&[u8]> = shards.iter().map(|s| &s[..]).collect();
+    let mut doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    doc["weightsManifest"][0]["weights"][0]["shape"] = serde_json::json!([1u64 << 40]);
+    let huge = doc.to_string();
+    let before = wasm_bindgen::memory().unchecked_into::<js_sys::WebAssembly::Memory>().buffer();
+    let before = before.unchecked_into::<js_sys::ArrayBuffer>().byte_length();
+    let (name, msg) = js_name_and_message(from_bytes(&huge, &shards, "cpu").await.err().unwrap());
+    assert_eq!(name, "FormatError", "{msg}");
+    assert!(msg.contains("declares shape [1099511627776]") && msg.contains("limits.maxWeightBytes"), "{msg}");
+    let after = wasm_bindgen::memory().unchecked_into::<js_sys::WebAssembly::Memory>().buffer();
+    assert!(after.unchecked_into::<js_sys::ArrayBuffer>().byte_length() < before + (64 << 20));
+    // The limits are an option: a bound below the tiny model's weights rejects it, raised ones accept it.
+    let limits = Object::new();
+    Reflect::set(&limits, &"maxModelBytes".into(), &4.into()).unwrap();
+    let (name, msg) =
+        js_name_and_message(from_bytes_with(&json, &shards, &[("limits", limits.into())]).await.err().unwrap());
+    assert!(name == "FormatError" && msg.contains("limits.maxModelBytes"), "{name}: {msg}");
+    let limits = Object::new();
+    Reflect::set(&limits, &"maxWeightBytes".into(), &"lots".into()).unwrap();
+    let (name, msg) =
+        js_name_and_message(from_bytes_with(&json, &shards, &[("limits", limits.into())]).await.err().unwrap());
+    assert!(name == "InputError" && msg.contains("LoadOptions"), "{name}: {msg}");
+}
+
+#[wasm_bindgen_test]
 async fn an_op_without_a_kernel_rejects_with_an_unsupported_op_error() {
     let info = |name: &str| ValueInfo { name: name.into(), dtype: DType::Float32, shape: vec![Dim::Fixed(2)] };
     let model = ModelJson {

@@ -124,18 +124,13 @@ impl Model {
                 })
                 .collect();
             let planned = crate::ops::params::with_limits(self.limits, || plan_node(node, &plan_inputs))?;
-            let checked = |shape: &[usize], k: usize| {
-                self.limits
-                    .check_tensor(shape, || format!("output {:?}", node.outputs.get(k).map_or("", |o| o)))
-                    .map_err(|e| Error::Op { op: node.op.clone(), node: node.name.clone(), msg: e.to_string() })
+            let out_shapes: Vec<&[usize]> = match &planned {
+                Planned::Values(vals) => vals.iter().map(|v| v.shape.as_slice()).collect(),
+                Planned::Kernel { out_shapes, .. } => out_shapes.iter().map(Vec::as_slice).collect(),
             };
-            match &planned {
-                Planned::Values(vals) => {
-                    vals.iter().enumerate().try_for_each(|(k, v)| checked(&v.shape, k).map(drop))?
-                }
-                Planned::Kernel { out_shapes, .. } => {
-                    out_shapes.iter().enumerate().try_for_each(|(k, s)| checked(s, k).map(drop))?
-                }
+            for (k, shape) in out_shapes.into_iter().enumerate() {
+                let output = || format!("output {:?}", node.outputs.get(k).map_or("", |o| o));
+                self.limits.check_tensor(shape, &output).map_err(|e| crate::ops::params::op_err(node, e))?;
             }
             let out_ids: Vec<usize> = node
                 .outputs

@@ -74,7 +74,7 @@ impl Limits {
     }
 
     /// Checks a tensor's shape against `max_tensor_elements`; `what` names it in the message.
-    pub fn check_tensor(&self, shape: &[usize], what: impl FnOnce() -> String) -> Result<usize, Error> {
+    pub fn check_tensor(&self, shape: &[usize], what: &dyn Fn() -> String) -> Result<usize, Error> {
         match elements(shape.iter().map(|&d| d as u64)) {
             Some(n) if n <= self.max_tensor_elements => Ok(n as usize),
             n => Err(Error::Shape(format!(

@@ -21,7 +21,7 @@ pub(crate) fn with_limits<T>(limits: Limits, plan: impl FnOnce() -> T) -> T {
 /// The element count of an output a planner is about to create, checked against the plan's limits before any
 /// buffer for it exists.
 pub(crate) fn planned_len(shape: &[usize]) -> Result<usize, Error> {
-    PLAN_LIMITS.get().check_tensor(shape, || "its output".to_string())
+    PLAN_LIMITS.get().check_tensor(shape, &|| "its output".to_string())
 }
 
 pub(crate) fn op_err(node: &Node, msg: impl std::fmt::Display) -> Error {
