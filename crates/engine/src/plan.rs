@@ -338,7 +338,7 @@ mod tests {
     }
 
     fn plan_error(m: &mut Model) -> String {
-        let err = m.predict(&[Tensor::f32(vec![2], vec![1.0, 2.0])]).err().expect("planning fails");
+        let err = m.predict(&[Tensor::f32(vec![2], vec![1.0, 2.0])]).expect_err("planning fails");
         format!("{} {err}", err.name())
     }
 
