@@ -70,15 +70,33 @@ pub fn read_h5(path: &Path, source: &str) -> Result<ModelGraph, ConvertError> {
     Ok(keras::translate(&config, &layer_weights, source, format!("Keras {version} (.h5) from {source}"))?)
 }
 
+/// The most a `.keras` zip's config.json or metadata.json may unpack to. The weights file is bounded by
+/// [`webinfer::Limits::max_model_bytes`]. Both are checked against the entry's declared size and again while it
+/// unpacks, so a zip bomb (or a header that lies about its size) stops at the limit.
+pub const MAX_KERAS_JSON_BYTES: u64 = 64 << 20;
+
 /// Reads a Keras 3 `.keras` zip.
 pub fn read_keras(path: &Path, source: &str) -> Result<ModelGraph, ConvertError> {
     let file = std::fs::File::open(path).map_err(|e| ConvertError::Io(format!("{source}: {e}")))?;
     let mut zip =
         zip::ZipArchive::new(file).map_err(|e| ConvertError::Parse(format!("{source}: not a .keras zip: {e}")))?;
+    let limits = webinfer::Limits::default();
     let mut read_entry = |name: &str| -> Result<Vec<u8>, ConvertError> {
-        let mut entry = zip.by_name(name).map_err(|e| ConvertError::Parse(format!("{source}: {name}: {e}")))?;
+        let entry = zip.by_name(name).map_err(|e| ConvertError::Parse(format!("{source}: {name}: {e}")))?;
+        let max = if name.ends_with(".h5") { limits.max_model_bytes } else { MAX_KERAS_JSON_BYTES };
+        let too_big = |size: u64| {
+            ConvertError::Parse(format!(
+                "{source}: {name} unpacks to {size} bytes or more, over the limit of {max} bytes for this entry"
+            ))
+        };
+        if entry.size() > max {
+            return Err(too_big(entry.size()));
+        }
         let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).map_err(|e| ConvertError::Io(format!("{source}: {name}: {e}")))?;
+        entry.take(max + 1).read_to_end(&mut bytes).map_err(|e| ConvertError::Io(format!("{source}: {name}: {e}")))?;
+        if bytes.len() as u64 > max {
+            return Err(too_big(bytes.len() as u64));
+        }
         Ok(bytes)
     };
     let config = parse_config(&String::from_utf8_lossy(&read_entry("config.json")?), source)?;

@@ -95,3 +95,22 @@ fn cycles_duplicate_outputs_and_undefined_reads_fail_naming_the_node() {
     let undefined = convert(vec![node("Relu", "nowhere", "y")], "y");
     assert!(undefined.contains("reads \"nowhere\""), "{undefined}");
 }
+
+#[cfg(feature = "hdf5")]
+#[test]
+fn a_keras_zip_bomb_stops_at_the_entry_limit() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bomb.keras");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let deflated = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("config.json", deflated).unwrap();
+    let block = vec![b' '; 1 << 20];
+    for _ in 0..(webinfer_converter::keras_file::MAX_KERAS_JSON_BYTES >> 20) + 8 {
+        zip.write_all(&block).unwrap();
+    }
+    zip.finish().unwrap();
+    assert!(std::fs::metadata(&path).unwrap().len() < 1 << 20, "the bomb is small on disk");
+    let err = webinfer_converter::convert_path(&path, &ConvertOptions::default()).err().expect("fails").to_string();
+    assert!(err.contains("bomb.keras: config.json unpacks to") && err.contains("over the limit of 67108864"), "{err}");
+}
