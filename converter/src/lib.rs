@@ -6,6 +6,7 @@ pub mod ir;
 pub mod keras_file;
 pub mod npy;
 pub mod onnx;
+pub mod repo;
 pub mod saved_model;
 
 use std::collections::BTreeMap;

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use webinfer::json::ModelJson;
 use webinfer::weights::{verify_shard, QuantizeTo};
+use webinfer_converter::repo::{ModelRepo, Versions};
 use webinfer_converter::{convert_path, npy, summary, write_output, ConvertError, ConvertOptions, SourceFormat};
 
 /// Prints to stdout; a closed pipe (`webinfer inspect … | head`) ends the program quietly.
@@ -45,6 +46,26 @@ enum Backend {
     Auto,
 }
 
+/// How `convert` and `publish` convert.
+#[derive(Args)]
+struct ConvertArgs {
+    /// Store float32 weights quantized, exactly as TensorFlow.js does.
+    #[arg(long, value_enum)]
+    quantize: Option<Quantize>,
+    /// With --quantize: only weights whose names match these globs.
+    #[arg(long, num_args = 1.., value_name = "GLOB")]
+    quantize_only: Vec<String>,
+    /// Largest shard in bytes.
+    #[arg(long, default_value_t = webinfer::weights::DEFAULT_SHARD_SIZE, value_name = "BYTES")]
+    shard_size: usize,
+    /// Source format (detected from the input when absent).
+    #[arg(long, value_enum)]
+    from: Option<SourceFormat>,
+    /// For a SavedModel: the signature to convert [default: serving_default].
+    #[arg(long, value_name = "NAME")]
+    signature: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Convert a model into model.json + weight shards.
@@ -56,22 +77,34 @@ enum Command {
         input: PathBuf,
         /// Output directory (created; replaced if it holds an earlier conversion).
         out_dir: PathBuf,
-        /// Store float32 weights quantized, exactly as TensorFlow.js does.
-        #[arg(long, value_enum)]
-        quantize: Option<Quantize>,
-        /// With --quantize: only weights whose names match these globs.
-        #[arg(long, num_args = 1.., value_name = "GLOB")]
-        quantize_only: Vec<String>,
-        /// Largest shard in bytes.
-        #[arg(long, default_value_t = webinfer::weights::DEFAULT_SHARD_SIZE, value_name = "BYTES")]
-        shard_size: usize,
-        /// Source format (detected from the input when absent).
-        #[arg(long, value_enum)]
-        from: Option<SourceFormat>,
-        /// For a SavedModel: the signature to convert [default: serving_default].
-        #[arg(long, value_name = "NAME")]
-        signature: Option<String>,
+        #[command(flatten)]
+        options: ConvertArgs,
     },
+    /// Convert a model into a new version of REPO/NAME (TF Serving's `0001/`, `0002/`, …) and list it in
+    /// REPO/NAME/versions.json, which Model stores in the browser read.
+    #[command(
+        after_help = "Examples:\n  webinfer publish mnist.onnx models/mnist\n  webinfer publish mnist_v2.onnx models/mnist --version 2 --quantize float16\n  webinfer publish mnist_v3.onnx models/mnist --latest 2"
+    )]
+    Publish {
+        /// The source model (as for `convert`).
+        input: PathBuf,
+        /// The model's directory in the repository: REPO/NAME.
+        model: PathBuf,
+        /// The version number [default: one past the newest].
+        #[arg(long)]
+        version: Option<u32>,
+        /// Keep this version as the latest instead of the new one (stage the new one).
+        #[arg(long, value_name = "VERSION")]
+        latest: Option<u32>,
+        #[command(flatten)]
+        options: ConvertArgs,
+    },
+    /// List the published versions of REPO/NAME.
+    Versions { model: PathBuf },
+    /// Make VERSION the latest of REPO/NAME (a rollback when it is older).
+    Promote { model: PathBuf, version: u32 },
+    /// Remove VERSION of REPO/NAME; the latest cannot be retired.
+    Retire { model: PathBuf, version: u32 },
     /// Run a converted model on .npy inputs and write .npy outputs.
     #[command(
         after_help = "Examples:\n  webinfer run out/mnist --input digit.npy --output probs.npy\n  webinfer run out/model --input a=a.npy --input b=b.npy --output y=y.npy"
@@ -118,8 +151,31 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), ConvertError> {
     match cli.command {
-        Command::Convert { input, out_dir, quantize, quantize_only, shard_size, from, signature } => {
-            convert(&input, &out_dir, quantize, &quantize_only, shard_size, from, signature)
+        Command::Convert { input, out_dir, options } => convert(&input, &out_dir, options),
+        Command::Publish { input, model, version, latest, options } => {
+            let repo = ModelRepo::new(&model);
+            let published = repo.publish(version, latest, |dir| convert(&input, dir, options))?;
+            let versions = repo.versions()?;
+            say!(
+                "published {} version {} ({}); latest is {}",
+                repo.name(),
+                published.version,
+                published.dir,
+                versions.latest
+            );
+            Ok(())
+        }
+        Command::Versions { model } => {
+            print_versions(&ModelRepo::new(&model).versions()?);
+            Ok(())
+        }
+        Command::Promote { model, version } => {
+            print_versions(&ModelRepo::new(&model).promote(version)?);
+            Ok(())
+        }
+        Command::Retire { model, version } => {
+            print_versions(&ModelRepo::new(&model).retire(version)?);
+            Ok(())
         }
         Command::Run { model_dir, input, output, backend, profile } => {
             run_model(&model_dir, &input, &output, backend, profile)
@@ -128,15 +184,16 @@ fn run(cli: Cli) -> Result<(), ConvertError> {
     }
 }
 
-fn convert(
-    input: &Path,
-    out_dir: &Path,
-    quantize: Option<Quantize>,
-    only: &[String],
-    shard_size: usize,
-    from: Option<SourceFormat>,
-    signature: Option<String>,
-) -> Result<(), ConvertError> {
+fn print_versions(versions: &Versions) {
+    say!("{}: latest {}", versions.name, versions.latest);
+    for v in &versions.versions {
+        let mark = if v.version == versions.latest { "*" } else { " " };
+        say!("{mark} {:>4}  {}  {:>10} bytes  {}  sha256 {}", v.version, v.dir, v.bytes, v.created, v.sha256);
+    }
+}
+
+fn convert(input: &Path, out_dir: &Path, args: ConvertArgs) -> Result<(), ConvertError> {
+    let ConvertArgs { quantize, quantize_only: only, shard_size, from, signature } = args;
     if shard_size == 0 {
         return Err(ConvertError::Io("--shard-size must be at least 1 byte".into()));
     }
