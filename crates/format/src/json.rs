@@ -216,10 +216,15 @@ impl WeightEntry {
         self.len() == 0
     }
 
-    /// Bytes this weight occupies in its shards.
+    /// Bytes this weight occupies in its shards (saturating, as `len`).
     pub fn byte_len(&self) -> usize {
+        self.declared_bytes().and_then(|b| usize::try_from(b).ok()).unwrap_or(usize::MAX)
+    }
+
+    /// The bytes its declared shape and stored dtype need, or `None` past 2^64.
+    pub fn declared_bytes(&self) -> Option<u64> {
         let stored = self.quantization.as_ref().map_or(self.dtype, |q| q.dtype);
-        self.len().saturating_mul(stored.size())
+        crate::limits::elements(self.shape.iter().copied()).and_then(|n| n.checked_mul(stored.size() as u64))
     }
 }
 

@@ -43,8 +43,7 @@ impl Limits {
     pub fn check_manifest(&self, manifest: &[WeightsGroup], source: &str) -> Result<(), Error> {
         let mut total = 0u64;
         for w in manifest.iter().flat_map(|g| &g.weights) {
-            let stored = w.quantization.as_ref().map_or(w.dtype, |q| q.dtype);
-            let bytes = elements(w.shape.iter().copied()).and_then(|n| n.checked_mul(stored.size() as u64));
+            let bytes = w.declared_bytes();
             match bytes {
                 Some(b) if b <= self.max_weight_bytes => total = total.saturating_add(b),
                 _ => {
