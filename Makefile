@@ -66,8 +66,9 @@ test-page: www-pkg demo-model
 test-bench-smoke: pkg bench-pkg
 	node bench/run.mjs --smoke
 
-# Side by side with TensorFlow.js and ONNX Runtime Web (bench/results.json, bench/results.md). MobileNetV2
-# is generated once with TensorFlow (TF_VENV: tools/requirements-train.txt + tensorflowjs==4.22.0, then ydf==0.15.0).
+# Side by side with TensorFlow.js and ONNX Runtime Web (bench/results.json, bench/results.md). MobileNetV2's
+# ONNX and TF.js graph are committed (made once by tools/make_bench_models.py with TensorFlow, TF_VENV:
+# tools/requirements-train.txt + tensorflowjs==4.22.0, then ydf==0.15.0); only webinfer's conversion is made here.
 bench: pkg bench-pkg bench-models
 	node bench/run.mjs
 

@@ -1,5 +1,6 @@
 // `make bench`: webinfer vs TensorFlow.js vs ONNX Runtime Web in headless Chromium, one run, one machine.
-// Writes bench/results.json and bench/results.md. `--smoke`: one model, a few iterations, checks only
+// Writes bench/results.json and bench/results.md. `--models=a,b` and `--cpu-only` narrow a run while iterating
+// on kernels (results.json then holds only those rows). `--smoke`: one model, a few iterations, checks only
 // that every engine runs and agrees, and that webinfer's matmul benchmark runs at one size (part of `make test`,
 // so the harness cannot rot). Needs pkg/ and bench/pkg-testing/ (`make pkg bench-pkg`).
 import { readFileSync, writeFileSync, statSync } from "node:fs";
@@ -9,10 +10,12 @@ import { cpus } from "node:os";
 import { serve, launch, ROOT } from "../tests/page/harness.mjs";
 
 const smoke = process.argv.includes("--smoke");
-const MODELS = smoke ? ["mnist-mlp"] : ["mnist-mlp", "mnist-cnn", "mobilenetv2"];
+const cpuOnly = process.argv.includes("--cpu-only");
+const only = process.argv.find((a) => a.startsWith("--models="))?.slice("--models=".length).split(",");
+const MODELS = smoke ? ["mnist-mlp"] : only ?? ["mnist-mlp", "mnist-cnn", "mobilenetv2"];
 const ENGINES = [
   ["webinfer", "cpu"], ["tfjs", "wasm"], ["ort", "wasm"],
-  ...(smoke ? [] : [["webinfer", "webgpu"], ["tfjs", "webgpu"], ["ort", "webgpu"]]),
+  ...(smoke || cpuOnly ? [] : [["webinfer", "webgpu"], ["tfjs", "webgpu"], ["ort", "webgpu"]]),
 ];
 
 /** Iterations: ≥ 200 at batch 1, except MobileNetV2 on SwiftShader (a CPU rasterizer: seconds per

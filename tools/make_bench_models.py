@@ -3,7 +3,8 @@
 - mnist-mlp, mnist-cnn: the committed trained MNIST SavedModels (tests/fixtures/mnist) as TF.js graph
   models. The ONNX files and webinfer conversions of the same Keras models are already committed there.
 - mobilenetv2: Keras MobileNetV2-1.0-224 with seeded random weights (and random BatchNorm statistics),
-  exported as a TF.js graph model and, through tf2onnx, as ONNX. About 14 MB each: generated, not committed.
+  exported as a TF.js graph model and, through tf2onnx, as ONNX. About 14 MB each, committed so that
+  `make bench` needs no TensorFlow; `make bench-models` converts the ONNX file for webinfer.
 
 Needs the pinned TensorFlow environment (tools/requirements-train.txt plus tensorflowjs==4.22.0, then
 ydf==0.15.0); CI never runs this.

@@ -1,14 +1,42 @@
 //! webinfer's SIMD micro-kernels: the packed GEMM (an MR×NR register tile, wasm simd128 or portable) with its
-//! operand packing and fused epilogue. The op families in `webinfer-engine` call these for their hot loops.
+//! operand packing and fused epilogue, and the depthwise-convolution plane kernel. The op families in `webinfer-engine` call these for their hot loops.
 //!
 //! The release profile builds this crate for speed (`opt-level = "s"` with loops intact) and the rest of the
 //! bundle for size (`"z"`). The entry points are `#[inline(never)]` so that the size-optimized callers do not
 //! pull them in and recompile them at `"z"`.
 
+mod depthwise;
+mod lanes;
+
+pub use depthwise::{depthwise_plane, depthwise_scratch_len, Window};
+
 /// Rows of A per micro-tile.
 pub const MR: usize = 4;
 /// Columns of B per micro-tile.
 pub const NR: usize = 8;
+
+/// The activation on four lanes: Relu, Clip and HardSwish in SIMD, the rest lane by lane.
+#[inline(always)]
+pub(crate) fn activate(act: Activation, v: lanes::F4) -> lanes::F4 {
+    match act {
+        Activation::None => v,
+        Activation::Relu => lanes::max(v, lanes::splat(0.0)),
+        Activation::Clip(lo, hi) => lanes::min(lanes::max(v, lanes::splat(lo)), lanes::splat(hi)),
+        Activation::HardSwish => {
+            let gate = lanes::madd(v, lanes::splat(1.0 / 6.0), lanes::splat(0.5));
+            let gate = lanes::min(lanes::max(gate, lanes::splat(0.0)), lanes::splat(1.0));
+            lanes::madd(v, gate, lanes::splat(0.0))
+        }
+        _ => {
+            let mut a = [0f32; 4];
+            // SAFETY: `a` holds 4 floats.
+            unsafe { lanes::store(a.as_mut_ptr(), v) };
+            a.iter_mut().for_each(|x| *x = act.apply(*x));
+            // SAFETY: as above.
+            unsafe { lanes::load(a.as_ptr()) }
+        }
+    }
+}
 
 /// Activation applied in kernel epilogues.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -142,28 +170,110 @@ pub fn gemm_packed(
     bias: Bias,
     act: Activation,
 ) {
-    let mut tile = [[0f32; NR]; MR];
+    assert!(a.len() >= m.div_ceil(MR) * MR * k && b.len() >= n.div_ceil(NR) * NR * k);
     for jp in 0..n.div_ceil(NR) {
-        let j0 = jp * NR;
-        let cols = NR.min(n - j0);
-        let bp = &b[jp * NR * k..(jp + 1) * NR * k];
-        for ip in 0..m.div_ceil(MR) {
-            let i0 = ip * MR;
-            let rows = MR.min(m - i0);
-            let ap = &a[ip * MR * k..(ip + 1) * MR * k];
-            micro_kernel(k, ap, bp, &mut tile);
+        let panel = &b[jp * NR * k..(jp + 1) * NR * k];
+        gemm_column_panel(m, k, a, panel.as_ptr(), NR, jp * NR, NR.min(n - jp * NR), c, ldc, bias, act);
+    }
+}
+
+/// As `gemm_packed`, with B read in place as a row-major k×n matrix (row stride `ldb`): only its last
+/// n mod NR columns are packed, into `tail` (k·NR floats). For 1×1 convolutions and im2col columns.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+pub fn gemm_rows_b(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    b: &[f32],
+    ldb: usize,
+    tail: &mut [f32],
+    c: &mut [f32],
+    ldc: usize,
+    bias: Bias,
+    act: Activation,
+) {
+    assert!(a.len() >= m.div_ceil(MR) * MR * k && ldb >= n && (k == 0 || b.len() >= (k - 1) * ldb + n));
+    let full = n / NR;
+    for jp in 0..full {
+        gemm_column_panel(m, k, a, b[jp * NR..].as_ptr(), ldb, jp * NR, NR, c, ldc, bias, act);
+    }
+    if full * NR < n {
+        let j0 = full * NR;
+        pack_b_into(&b[j0..], k, n - j0, ldb, 1, &mut tail[..NR * k]);
+        gemm_column_panel(m, k, a, tail.as_ptr(), NR, j0, n - j0, c, ldc, bias, act);
+    }
+}
+
+/// One NR-column panel of C: B's k rows of NR floats start at `b` and are `ldb` floats apart.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn gemm_column_panel(
+    m: usize,
+    k: usize,
+    a: &[f32],
+    b: *const f32,
+    ldb: usize,
+    j0: usize,
+    cols: usize,
+    c: &mut [f32],
+    ldc: usize,
+    bias: Bias,
+    act: Activation,
+) {
+    for ip in 0..m.div_ceil(MR) {
+        let i0 = ip * MR;
+        let rows = MR.min(m - i0);
+        // SAFETY: callers assert that A holds every MR-row panel over k and that B holds k rows of NR floats
+        // `ldb` apart from `b`.
+        let acc = unsafe { micro_kernel(k, a[ip * MR * k..].as_ptr(), b, ldb) };
+        if cols == NR {
+            let col_bias = match bias {
+                // SAFETY: a column bias holds one value per column of C, and j0 + NR <= n.
+                Bias::Col(b) => unsafe {
+                    Some((lanes::load(b[j0..j0 + NR].as_ptr()), lanes::load(b[j0 + 4..].as_ptr())))
+                },
+                _ => None,
+            };
             for r in 0..rows {
-                let row = &mut c[(i0 + r) * ldc + j0..(i0 + r) * ldc + j0 + cols];
-                let acc = &tile[r][..cols];
-                match bias {
-                    Bias::None => row.iter_mut().zip(acc).for_each(|(o, &v)| *o = act.apply(v)),
-                    Bias::Row(b) => {
-                        let bv = b[i0 + r];
-                        row.iter_mut().zip(acc).for_each(|(o, &v)| *o = act.apply(v + bv))
+                let (mut v0, mut v1) = (acc[2 * r], acc[2 * r + 1]);
+                match (bias, col_bias) {
+                    (Bias::Row(b), _) => {
+                        let bv = lanes::splat(b[i0 + r]);
+                        (v0, v1) = (lanes::add(v0, bv), lanes::add(v1, bv));
                     }
-                    Bias::Col(b) => {
-                        row.iter_mut().zip(acc).zip(&b[j0..j0 + cols]).for_each(|((o, &v), &bv)| *o = act.apply(v + bv))
-                    }
+                    (_, Some((b0, b1))) => (v0, v1) = (lanes::add(v0, b0), lanes::add(v1, b1)),
+                    _ => {}
+                }
+                let row = &mut c[(i0 + r) * ldc + j0..(i0 + r) * ldc + j0 + NR];
+                // SAFETY: `row` holds NR = 8 floats.
+                unsafe {
+                    lanes::store(row.as_mut_ptr(), activate(act, v0));
+                    lanes::store(row.as_mut_ptr().add(4), activate(act, v1));
+                }
+            }
+            continue;
+        }
+        let mut tile = [[0f32; NR]; MR];
+        for (r, t) in tile.iter_mut().enumerate() {
+            // SAFETY: each tile row holds NR = 8 floats.
+            unsafe {
+                lanes::store(t.as_mut_ptr(), acc[2 * r]);
+                lanes::store(t.as_mut_ptr().add(4), acc[2 * r + 1]);
+            }
+        }
+        for r in 0..rows {
+            let row = &mut c[(i0 + r) * ldc + j0..(i0 + r) * ldc + j0 + cols];
+            let acc = &tile[r][..cols];
+            match bias {
+                Bias::None => row.iter_mut().zip(acc).for_each(|(o, &v)| *o = act.apply(v)),
+                Bias::Row(b) => {
+                    let bv = b[i0 + r];
+                    row.iter_mut().zip(acc).for_each(|(o, &v)| *o = act.apply(v + bv))
+                }
+                Bias::Col(b) => {
+                    row.iter_mut().zip(acc).zip(&b[j0..j0 + cols]).for_each(|((o, &v), &bv)| *o = act.apply(v + bv))
                 }
             }
         }
@@ -177,54 +287,30 @@ pub fn matmul(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize)
     gemm_packed(m, n, k, &pa.data, &pb.data, c, n, Bias::None, Activation::None);
 }
 
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+/// The MR×NR register tile: A is one packed panel (MR floats per k step), B is k rows of NR floats `ldb` apart.
+///
+/// # Safety
+/// `a` must hold k·MR floats and `b` k rows of NR readable floats at stride `ldb`.
 #[inline(always)]
-fn micro_kernel(k: usize, a: &[f32], b: &[f32], tile: &mut [[f32; NR]; MR]) {
-    use core::arch::wasm32::*;
-    debug_assert!(a.len() >= k * MR && b.len() >= k * NR);
-    let mut acc = [f32x4_splat(0.0); 8];
-    let (ap, bp) = (a.as_ptr(), b.as_ptr());
+unsafe fn micro_kernel(k: usize, a: *const f32, b: *const f32, ldb: usize) -> [lanes::F4; 2 * MR] {
+    const { assert!(MR == 4 && NR == 8) };
+    let mut acc = [lanes::splat(0.0); 2 * MR];
     for p in 0..k {
-        // SAFETY: the packed panels hold k*MR and k*NR floats (asserted above); v128 loads allow unaligned access.
-        unsafe {
-            let b0 = v128_load(bp.add(p * NR) as *const v128);
-            let b1 = v128_load(bp.add(p * NR + 4) as *const v128);
-            let ar = ap.add(p * MR);
-            let a0 = f32x4_splat(*ar);
-            let a1 = f32x4_splat(*ar.add(1));
-            let a2 = f32x4_splat(*ar.add(2));
-            let a3 = f32x4_splat(*ar.add(3));
-            acc[0] = f32x4_add(acc[0], f32x4_mul(a0, b0));
-            acc[1] = f32x4_add(acc[1], f32x4_mul(a0, b1));
-            acc[2] = f32x4_add(acc[2], f32x4_mul(a1, b0));
-            acc[3] = f32x4_add(acc[3], f32x4_mul(a1, b1));
-            acc[4] = f32x4_add(acc[4], f32x4_mul(a2, b0));
-            acc[5] = f32x4_add(acc[5], f32x4_mul(a2, b1));
-            acc[6] = f32x4_add(acc[6], f32x4_mul(a3, b0));
-            acc[7] = f32x4_add(acc[7], f32x4_mul(a3, b1));
-        }
+        let bp = b.add(p * ldb);
+        let (b0, b1) = (lanes::load(bp), lanes::load(bp.add(4)));
+        let ar = a.add(p * MR);
+        let (a0, a1, a2, a3) =
+            (lanes::splat(*ar), lanes::splat(*ar.add(1)), lanes::splat(*ar.add(2)), lanes::splat(*ar.add(3)));
+        acc[0] = lanes::madd(a0, b0, acc[0]);
+        acc[1] = lanes::madd(a0, b1, acc[1]);
+        acc[2] = lanes::madd(a1, b0, acc[2]);
+        acc[3] = lanes::madd(a1, b1, acc[3]);
+        acc[4] = lanes::madd(a2, b0, acc[4]);
+        acc[5] = lanes::madd(a2, b1, acc[5]);
+        acc[6] = lanes::madd(a3, b0, acc[6]);
+        acc[7] = lanes::madd(a3, b1, acc[7]);
     }
-    for r in 0..MR {
-        // SAFETY: each tile row holds NR = 8 floats, written as two unaligned v128 stores.
-        unsafe {
-            v128_store(tile[r].as_mut_ptr() as *mut v128, acc[2 * r]);
-            v128_store(tile[r].as_mut_ptr().add(4) as *mut v128, acc[2 * r + 1]);
-        }
-    }
-}
-
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-#[inline(always)]
-fn micro_kernel(k: usize, a: &[f32], b: &[f32], tile: &mut [[f32; NR]; MR]) {
-    let mut acc = [[0f32; NR]; MR];
-    for (ak, bk) in a.chunks_exact(MR).zip(b.chunks_exact(NR)).take(k) {
-        for r in 0..MR {
-            for c in 0..NR {
-                acc[r][c] += ak[r] * bk[c];
-            }
-        }
-    }
-    *tile = acc;
+    acc
 }
 
 #[cfg(test)]
@@ -252,6 +338,22 @@ mod tests {
             for (x, y) in c.iter().zip(&want) {
                 assert!((x - y).abs() < 1e-4, "{m}x{k}x{n}: {x} vs {y}");
             }
+        }
+    }
+
+    #[test]
+    fn rows_b_matches_packed_b() {
+        for &(m, k, n, ldb) in &[(5, 7, 19, 19), (8, 3, 16, 20), (3, 1, 5, 5), (9, 12, 8, 8)] {
+            let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 11) as f32 - 5.0) / 3.0).collect();
+            let b: Vec<f32> = (0..k * ldb).map(|i| ((i * 5 % 13) as f32 - 6.0) / 4.0).collect();
+            let pa = pack_a(&a, m, k, k, 1);
+            let pb = pack_b(&b, k, n, ldb, 1);
+            let (mut want, mut got) = (vec![0.0; m * n], vec![0.0; m * n]);
+            let bias: Vec<f32> = (0..m).map(|i| i as f32 / 8.0).collect();
+            gemm_packed(m, n, k, &pa.data, &pb.data, &mut want, n, Bias::Row(&bias), Activation::Relu);
+            let mut tail = vec![0.0; NR * k];
+            gemm_rows_b(m, n, k, &pa.data, &b, ldb, &mut tail, &mut got, n, Bias::Row(&bias), Activation::Relu);
+            assert_eq!(got, want, "{m}x{k}x{n} ldb {ldb}");
         }
     }
 

@@ -1,6 +1,6 @@
 //! Conv (im2col into packed GEMM panels, direct depthwise) and ConvTranspose, NCHW, 1-D and 2-D.
 
-use super::gemm::{gemm_packed, pack_a, pack_b_into, Activation, Bias, Packed, NR};
+use super::gemm::{gemm_rows_b, pack_a, Activation, Bias, Packed, NR};
 use super::params::*;
 use super::{Input, Kernel, Planned};
 use crate::json::Node;
@@ -8,23 +8,9 @@ use crate::tensor::Tensor;
 use crate::Error;
 use std::cell::OnceCell;
 use std::sync::Arc;
+use webinfer_kernels::{depthwise_plane, depthwise_scratch_len};
 
-/// Spatial geometry of a 2-D window op (1-D ops use h = 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Window {
-    pub h: usize,
-    pub w: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub sh: usize,
-    pub sw: usize,
-    pub dh: usize,
-    pub dw: usize,
-    pub pt: usize,
-    pub pl: usize,
-    pub oh: usize,
-    pub ow: usize,
-}
+pub use webinfer_kernels::Window;
 
 /// Resolves ONNX padding (explicit pads or auto_pad) for one spatial axis: (pad_begin, pad_end, out).
 pub fn resolve_axis(
@@ -111,14 +97,14 @@ impl Conv {
         Conv { n, c_in, c_out, group, win, bias, act, packed, depthwise: None }
     }
 
-    /// Floats of scratch a conv of this geometry needs (im2col panels; none for depthwise).
+    /// Floats of scratch a conv of this geometry needs (im2col columns and one packed B panel; none for
+    /// depthwise).
     pub fn scratch_len_of(g: &ConvGeometry) -> usize {
         if g.group == g.c_in && g.group == g.c_out && g.group > 1 {
-            return 0;
+            return depthwise_scratch_len(&g.win);
         }
         let k = (g.c_in / g.group) * g.win.kh * g.win.kw;
-        let p = g.win.oh * g.win.ow;
-        p.div_ceil(NR) * NR * k + k * p
+        NR * k + k * g.win.oh * g.win.ow
     }
 
     fn scratch_len(&self) -> usize {
@@ -135,11 +121,15 @@ impl Conv {
         let w = &self.win;
         let (plane_in, plane_out) = (w.h * w.w, w.oh * w.ow);
         if let Some(dw) = &self.depthwise {
+            if scratch.len() < self.scratch_len() {
+                scratch.resize(self.scratch_len(), 0.0);
+            }
             for n in 0..self.n {
                 for c in 0..self.c_in {
                     let src = &x[(n * self.c_in + c) * plane_in..][..plane_in];
                     let dst = &mut out[(n * self.c_out + c) * plane_out..][..plane_out];
-                    depthwise_plane(w, src, &dw[c * w.kh * w.kw..(c + 1) * w.kh * w.kw], self.bias[c], self.act, dst);
+                    let k = &dw[c * w.kh * w.kw..(c + 1) * w.kh * w.kw];
+                    depthwise_plane(w, src, k, self.bias[c], self.act, dst, scratch);
                 }
             }
             return;
@@ -153,28 +143,19 @@ impl Conv {
         if scratch.len() < self.scratch_len() {
             scratch.resize(self.scratch_len(), 0.0);
         }
-        let (panels, col) = scratch.split_at_mut(p.div_ceil(NR) * NR * k);
+        let (tail, col) = scratch.split_at_mut(NR * k);
         for n in 0..self.n {
             for g in 0..self.group {
                 let src = &x[(n * self.c_in + g * cig) * plane_in..][..cig * plane_in];
-                if pointwise {
-                    pack_b_into(src, k, p, p, 1, panels);
+                let b: &[f32] = if pointwise {
+                    src
                 } else {
                     im2col(w, cig, src, &mut col[..k * p]);
-                    pack_b_into(col, k, p, p, 1, panels);
-                }
+                    &col[..k * p]
+                };
                 let dst = &mut out[(n * self.c_out + g * cog) * p..][..cog * p];
-                gemm_packed(
-                    cog,
-                    p,
-                    k,
-                    &self.packed[g].data,
-                    panels,
-                    dst,
-                    p,
-                    Bias::Row(&self.bias[g * cog..(g + 1) * cog]),
-                    self.act,
-                );
+                let bias = Bias::Row(&self.bias[g * cog..(g + 1) * cog]);
+                gemm_rows_b(cog, p, k, &self.packed[g].data, b, p, tail, dst, p, bias, self.act);
             }
         }
     }
@@ -217,43 +198,6 @@ fn im2col(w: &Window, cig: usize, src: &[f32], col: &mut [f32]) {
                     }
                 }
             }
-        }
-    }
-}
-
-fn depthwise_plane(w: &Window, src: &[f32], k: &[f32], bias: f32, act: Activation, dst: &mut [f32]) {
-    for oy in 0..w.oh {
-        let y0 = (oy * w.sh) as isize - w.pt as isize;
-        for ox in 0..w.ow {
-            let x0 = (ox * w.sw) as isize - w.pl as isize;
-            let mut acc = bias;
-            let inside = y0 >= 0
-                && x0 >= 0
-                && (y0 as usize + (w.kh - 1) * w.dh) < w.h
-                && (x0 as usize + (w.kw - 1) * w.dw) < w.w;
-            if inside {
-                let (y0, x0) = (y0 as usize, x0 as usize);
-                for ky in 0..w.kh {
-                    let row = &src[(y0 + ky * w.dh) * w.w + x0..];
-                    for kx in 0..w.kw {
-                        acc += row[kx * w.dw] * k[ky * w.kw + kx];
-                    }
-                }
-            } else {
-                for ky in 0..w.kh {
-                    let y = y0 + (ky * w.dh) as isize;
-                    if y < 0 || y as usize >= w.h {
-                        continue;
-                    }
-                    for kx in 0..w.kw {
-                        let x = x0 + (kx * w.dw) as isize;
-                        if x >= 0 && (x as usize) < w.w {
-                            acc += src[y as usize * w.w + x as usize] * k[ky * w.kw + kx];
-                        }
-                    }
-                }
-            }
-            dst[oy * w.ow + ox] = act.apply(acc);
         }
     }
 }

@@ -1,7 +1,8 @@
 //! MatMul and Gemm: planning and the batched run over the packed GEMM of `webinfer-kernels`.
 
 pub use webinfer_kernels::{
-    gemm_packed, matmul, pack_a, pack_a_into, pack_b, pack_b_into, sigmoid, Activation, Bias, Packed, MR, NR,
+    gemm_packed, gemm_rows_b, matmul, pack_a, pack_a_into, pack_b, pack_b_into, sigmoid, Activation, Bias, Packed, MR,
+    NR,
 };
 
 use super::layout::{self, IndexMap};
