@@ -1,5 +1,6 @@
-//! Depthwise 2-D convolution over one channel plane: four output columns per simd128 step across the interior,
-//! scalar taps at the padded edges.
+//! Depthwise 2-D convolution over one channel plane: 16 (then 4) output columns per simd128 step, every tap a
+//! contiguous load: padded windows run on a zero-padded copy, stride-2 ones on a copy with even and odd
+//! columns split.
 
 use crate::lanes::{self, F4};
 use crate::Activation;
@@ -21,53 +22,53 @@ pub struct Window {
     pub ow: usize,
 }
 
-impl Window {
-    /// Output columns [lo, hi) whose taps all fall inside the input row, counting the odd column a stride-2
-    /// vector load reads past its last tap.
-    fn vector_columns(&self) -> (usize, usize) {
-        let lo = self.pl.div_ceil(self.sw).min(self.ow);
-        let need = (self.kw - 1) * self.dw + self.sw;
-        let hi = if self.w + self.pl < need { 0 } else { ((self.w + self.pl - need) / self.sw + 1).min(self.ow) };
-        (lo, hi.max(lo))
-    }
-
-    /// Kernel rows [lo, hi) that fall inside the input for output row oy.
-    fn tap_rows(&self, oy: usize) -> (usize, usize) {
-        let top = self.pt as isize - (oy * self.sh) as isize;
-        let lo = if top > 0 { (top as usize).div_ceil(self.dh) } else { 0 };
-        if lo >= self.kh {
-            return (self.kh, self.kh);
-        }
-        let first = oy * self.sh + lo * self.dh - self.pt;
-        let hi = if first >= self.h { lo } else { (lo + (self.h - 1 - first) / self.dh + 1).min(self.kh) };
-        (lo, hi)
-    }
-}
-
 /// Taps up to 5×5 are held as splatted vectors; larger kernels take the scalar path.
 const MAX_TAPS: usize = 25;
 
+/// How the SIMD path sees a plane: `rows` rows of `pitch` floats, copied (zero-padded, and at stride 2 split
+/// into even then odd columns so that every tap is a contiguous load) unless the input is already that plane.
+struct Layout {
+    rows: usize,
+    pitch: usize,
+    copy: bool,
+}
+
 impl Window {
-    /// The zero-padded copy of the input that puts every output in the vector interior, when one helps.
-    fn padded(&self) -> Option<Window> {
+    fn layout(&self) -> Option<Layout> {
         if self.sw > 2 || self.kh * self.kw > MAX_TAPS || self.ow < 4 {
             return None;
         }
-        let w = (self.ow - 1) * self.sw + (self.kw - 1) * self.dw + self.sw;
-        let h = (self.oh - 1) * self.sh + (self.kh - 1) * self.dh + 1;
-        let inside = self.pt == 0 && self.pl == 0 && h <= self.h && self.vector_columns() == (0, self.ow);
-        (!inside).then_some(Window { h, w, pt: 0, pl: 0, ..*self })
+        let rows = (self.oh - 1) * self.sh + (self.kh - 1) * self.dh + 1;
+        if self.sw == 2 {
+            let half = self.ow + ((self.kw - 1) * self.dw).div_ceil(2);
+            return Some(Layout { rows, pitch: 2 * half, copy: true });
+        }
+        let reach = self.ow + (self.kw - 1) * self.dw;
+        let inside = self.pt == 0 && self.pl == 0 && rows <= self.h && reach <= self.w;
+        Some(if inside {
+            Layout { rows: self.h, pitch: self.w, copy: false }
+        } else {
+            Layout { rows, pitch: reach, copy: true }
+        })
+    }
+
+    /// Where column c of the padded input lands in a row of the layout.
+    fn column(&self, pitch: usize, c: usize) -> usize {
+        if self.sw == 2 {
+            c / 2 + (c % 2) * (pitch / 2)
+        } else {
+            c
+        }
     }
 }
 
-/// Floats of scratch `depthwise_plane` uses for this window (its zero-padded input plane).
+/// Floats of scratch `depthwise_plane` uses for this window (its copied input plane).
 pub fn depthwise_scratch_len(w: &Window) -> usize {
-    w.padded().map_or(0, |p| p.h * p.w)
+    w.layout().filter(|l| l.copy).map_or(0, |l| l.rows * l.pitch)
 }
 
 /// dst[oy, ox] = act(bias + Σ k[ky, kx] · src[oy·sh + ky·dh − pt, ox·sw + kx·dw − pl]), zero outside the plane.
-/// A padded window is first copied into `scratch` (at least `depthwise_scratch_len` floats) with its zeros, so
-/// that every output takes the SIMD path.
+/// Padded and stride-2 windows are first copied into `scratch` (at least `depthwise_scratch_len` floats).
 #[inline(never)]
 pub fn depthwise_plane(
     w: &Window,
@@ -78,117 +79,110 @@ pub fn depthwise_plane(
     dst: &mut [f32],
     scratch: &mut [f32],
 ) {
-    let Some(p) = w.padded() else { return depthwise_unpadded(w, src, k, bias, act, dst) };
-    let plane = &mut scratch[..p.h * p.w];
-    for (y, row) in plane.chunks_exact_mut(p.w).enumerate() {
-        row.fill(0.0);
-        if let Some(sy) = y.checked_sub(w.pt).filter(|&sy| sy < w.h) {
-            let start = w.pl.min(p.w);
-            let n = w.w.min(p.w - start);
-            row[start..start + n].copy_from_slice(&src[sy * w.w..sy * w.w + n]);
-        }
-    }
-    depthwise_unpadded(&p, plane, k, bias, act, dst)
-}
-
-fn depthwise_unpadded(w: &Window, src: &[f32], k: &[f32], bias: f32, act: Activation, dst: &mut [f32]) {
-    let taps = w.kh * w.kw;
-    assert!(src.len() >= w.h * w.w && dst.len() >= w.oh * w.ow && k.len() >= taps);
-    let (lo, hi) = if w.sw <= 2 && taps <= MAX_TAPS { w.vector_columns() } else { (0, 0) };
-    let (lo, hi) = if hi - lo >= 4 { (lo, hi) } else { (lo, lo) };
-    let mut kv = [lanes::splat(0.0); MAX_TAPS];
-    for (v, &x) in kv.iter_mut().zip(k) {
-        *v = lanes::splat(x);
-    }
-    for oy in 0..w.oh {
-        let rows = w.tap_rows(oy);
-        let line = &mut dst[oy * w.ow..(oy + 1) * w.ow];
-        for ox in (0..lo).chain(hi..w.ow) {
-            line[ox] = act.apply(tap_sum(w, src, k, bias, rows, oy, ox));
-        }
-        let mut ox = lo;
-        // SAFETY: vector_columns keeps every tap of the outputs in [lo, hi) inside its input row, including
-        // the extra column a stride-2 load reads; each group of 4·G outputs starts at or after lo and ends by hi.
-        // The last group of 4 is moved back to end at hi, recomputing a few outputs rather than going scalar.
-        unsafe {
-            let (s, o) = (src.as_ptr(), line.as_mut_ptr());
-            while ox + 16 <= hi {
-                if w.sw == 1 {
-                    columns::<4, 1>(w, s, &kv, rows, oy, ox, bias, act, o);
-                } else {
-                    columns::<4, 2>(w, s, &kv, rows, oy, ox, bias, act, o);
+    assert!(src.len() >= w.h * w.w && dst.len() >= w.oh * w.ow && k.len() >= w.kh * w.kw);
+    let Some(l) = w.layout() else { return depthwise_scalar(w, src, k, bias, act, dst) };
+    let plane = if l.copy {
+        let plane = &mut scratch[..l.rows * l.pitch];
+        plane.fill(0.0);
+        for (y, row) in plane.chunks_exact_mut(l.pitch).enumerate() {
+            let Some(sy) = y.checked_sub(w.pt).filter(|&sy| sy < w.h) else { continue };
+            let line = &src[sy * w.w..(sy + 1) * w.w];
+            if w.sw == 1 {
+                let start = w.pl.min(l.pitch);
+                let n = w.w.min(l.pitch - start);
+                row[start..start + n].copy_from_slice(&line[..n]);
+            } else {
+                let (even, odd) = row.split_at_mut(l.pitch / 2);
+                for (parity, part) in [(0, even), (1, odd)] {
+                    for (i, d) in part.iter_mut().enumerate() {
+                        if let Some(&v) = (2 * i + parity).checked_sub(w.pl).and_then(|sx| line.get(sx)) {
+                            *d = v;
+                        }
+                    }
                 }
+            }
+        }
+        &*plane
+    } else {
+        src
+    };
+    let mut offsets = [0usize; MAX_TAPS];
+    let mut kv = [lanes::splat(0.0); MAX_TAPS];
+    for ky in 0..w.kh {
+        for kx in 0..w.kw {
+            offsets[ky * w.kw + kx] = ky * w.dh * l.pitch + w.column(l.pitch, kx * w.dw);
+            kv[ky * w.kw + kx] = lanes::splat(k[ky * w.kw + kx]);
+        }
+    }
+    let taps = w.kh * w.kw;
+    let last = (w.oh - 1) * w.sh * l.pitch + w.ow + offsets[..taps].iter().max().copied().unwrap_or(0);
+    assert!(last <= plane.len());
+    for oy in 0..w.oh {
+        let line = &mut dst[oy * w.ow..(oy + 1) * w.ow];
+        let (base, o) = (plane[oy * w.sh * l.pitch..].as_ptr(), line.as_mut_ptr());
+        let mut ox = 0;
+        // SAFETY: the assert above bounds the furthest tap of the last output; groups of 4·G outputs end by ow,
+        // the last group of 4 moved back to end at ow (ow >= 4).
+        unsafe {
+            while ox + 16 <= w.ow {
+                columns::<4>(base.add(ox), &offsets[..taps], &kv, bias, o.add(ox));
                 ox += 16;
             }
-            while ox < hi {
-                let at = ox.min(hi - 4);
-                if w.sw == 1 {
-                    columns::<1, 1>(w, s, &kv, rows, oy, at, bias, act, o);
-                } else {
-                    columns::<1, 2>(w, s, &kv, rows, oy, at, bias, act, o);
-                }
+            while ox < w.ow {
+                let at = ox.min(w.ow - 4);
+                columns::<1>(base.add(at), &offsets[..taps], &kv, bias, o.add(at));
                 ox += 4;
             }
         }
+        crate::activate_row(act, line);
     }
 }
 
-/// 4·G outputs (G = 1 or 4, unrolled by hand) of row `oy` from column `ox`, input column stride S.
+/// 4·G consecutive outputs (G = 1 or 4, unrolled by hand) before the activation: tap t reads 4·G floats at
+/// `base + offsets[t]`.
 ///
 /// # Safety
-/// Every tap of those outputs (plus one column at S = 2) lies inside `src`'s rows; `out` holds ox + 4·G floats.
-#[allow(clippy::too_many_arguments)]
+/// `base + offsets[t] + 4·G` stays inside the plane for every tap; `out` holds 4·G floats.
 #[inline(always)]
-unsafe fn columns<const G: usize, const S: usize>(
-    w: &Window,
-    src: *const f32,
-    kv: &[F4; MAX_TAPS],
-    (ky_lo, ky_hi): (usize, usize),
-    oy: usize,
-    ox: usize,
-    bias: f32,
-    act: Activation,
-    out: *mut f32,
-) {
-    let load =
-        |p: *const f32, g: usize| if S == 1 { lanes::load(p.add(4 * g)) } else { lanes::load_even(p.add(8 * g)) };
+unsafe fn columns<const G: usize>(base: *const f32, offsets: &[usize], kv: &[F4; MAX_TAPS], bias: f32, out: *mut f32) {
     let b = lanes::splat(bias);
     let (mut a0, mut a1, mut a2, mut a3) = (b, b, b, b);
-    for ky in ky_lo..ky_hi {
-        let row = src.add((oy * w.sh + ky * w.dh - w.pt) * w.w + ox * S - w.pl);
-        for kx in 0..w.kw {
-            let tap = *kv.get_unchecked(ky * w.kw + kx);
-            let p = row.add(kx * w.dw);
-            a0 = lanes::madd(tap, load(p, 0), a0);
-            if G == 4 {
-                a1 = lanes::madd(tap, load(p, 1), a1);
-                a2 = lanes::madd(tap, load(p, 2), a2);
-                a3 = lanes::madd(tap, load(p, 3), a3);
-            }
+    for (t, &off) in offsets.iter().enumerate() {
+        let tap = *kv.get_unchecked(t);
+        let p = base.add(off);
+        a0 = lanes::madd(tap, lanes::load(p), a0);
+        if G == 4 {
+            a1 = lanes::madd(tap, lanes::load(p.add(4)), a1);
+            a2 = lanes::madd(tap, lanes::load(p.add(8)), a2);
+            a3 = lanes::madd(tap, lanes::load(p.add(12)), a3);
         }
     }
-    let o = out.add(ox);
-    lanes::store(o, crate::activate(act, a0));
+    lanes::store(out, a0);
     if G == 4 {
-        lanes::store(o.add(4), crate::activate(act, a1));
-        lanes::store(o.add(8), crate::activate(act, a2));
-        lanes::store(o.add(12), crate::activate(act, a3));
+        lanes::store(out.add(4), a1);
+        lanes::store(out.add(8), a2);
+        lanes::store(out.add(12), a3);
     }
 }
 
-fn tap_sum(w: &Window, src: &[f32], k: &[f32], bias: f32, rows: (usize, usize), oy: usize, ox: usize) -> f32 {
-    let x0 = (ox * w.sw) as isize - w.pl as isize;
-    let mut acc = bias;
-    for ky in rows.0..rows.1 {
-        let y = oy * w.sh + ky * w.dh - w.pt;
-        for kx in 0..w.kw {
-            let x = x0 + (kx * w.dw) as isize;
-            if x >= 0 && (x as usize) < w.w {
-                acc += src[y * w.w + x as usize] * k[ky * w.kw + kx];
+/// The direct loop, for windows the SIMD path does not take.
+fn depthwise_scalar(w: &Window, src: &[f32], k: &[f32], bias: f32, act: Activation, dst: &mut [f32]) {
+    for oy in 0..w.oh {
+        for ox in 0..w.ow {
+            let mut acc = bias;
+            for ky in 0..w.kh {
+                let y = (oy * w.sh + ky * w.dh).wrapping_sub(w.pt);
+                for kx in 0..w.kw {
+                    let x = (ox * w.sw + kx * w.dw).wrapping_sub(w.pl);
+                    if y < w.h && x < w.w {
+                        acc += src[y * w.w + x] * k[ky * w.kw + kx];
+                    }
+                }
             }
+            dst[oy * w.ow + ox] = acc;
         }
+        crate::activate_row(act, &mut dst[oy * w.ow..(oy + 1) * w.ow]);
     }
-    acc
 }
 
 #[cfg(test)]
@@ -225,6 +219,8 @@ mod tests {
             (6, 11, 3, 3, 3, 1, 1),
             (4, 3, 3, 3, 1, 1, 1),
             (1, 17, 1, 3, 1, 1, 0),
+            (9, 23, 3, 3, 2, 2, 2),
+            (12, 40, 5, 5, 2, 1, 0),
         ] {
             let oh = (h + 2 * p - (kh - 1) * d - 1) / s + 1;
             let ow = (wd + 2 * p - (kw - 1) * d - 1) / s + 1;
@@ -237,9 +233,13 @@ mod tests {
             for (i, (a, b)) in out.iter().zip(reference(&w, &src, &k, 0.25)).enumerate() {
                 assert!((a - b).abs() < 1e-5, "{w:?} at {i}: {a} vs {b}");
             }
-            depthwise_unpadded(&w, &src, &k, 0.25, Activation::Clip(0.0, 1.0), &mut out);
+            depthwise_plane(&w, &src, &k, 0.25, Activation::Clip(0.0, 1.0), &mut out, &mut scratch);
             for (a, b) in out.iter().zip(reference(&w, &src, &k, 0.25)) {
                 assert!((a - b.clamp(0.0, 1.0)).abs() < 1e-5);
+            }
+            depthwise_plane(&w, &src, &k, 0.25, Activation::HardSwish, &mut out, &mut scratch);
+            for (a, b) in out.iter().zip(reference(&w, &src, &k, 0.25)) {
+                assert!((a - Activation::HardSwish.apply(b)).abs() < 1e-5);
             }
         }
     }

@@ -19,15 +19,6 @@ mod imp {
         v128_load(p as *const v128)
     }
 
-    /// Lanes p[0], p[2], p[4], p[6].
-    ///
-    /// # Safety
-    /// `p` must point to 8 readable floats.
-    #[inline(always)]
-    pub unsafe fn load_even(p: *const f32) -> F4 {
-        i32x4_shuffle::<0, 2, 4, 6>(load(p), load(p.add(4)))
-    }
-
     /// # Safety
     /// `p` must point to 4 writable floats.
     #[inline(always)]
@@ -83,15 +74,6 @@ mod imp {
         _mm_loadu_ps(p)
     }
 
-    /// Lanes p[0], p[2], p[4], p[6].
-    ///
-    /// # Safety
-    /// `p` must point to 8 readable floats.
-    #[inline(always)]
-    pub unsafe fn load_even(p: *const f32) -> F4 {
-        _mm_shuffle_ps::<0b10_00_10_00>(load(p), load(p.add(4)))
-    }
-
     /// # Safety
     /// `p` must point to 4 writable floats.
     #[inline(always)]
@@ -139,15 +121,6 @@ mod imp {
     #[inline(always)]
     pub unsafe fn load(p: *const f32) -> F4 {
         core::ptr::read_unaligned(p as *const F4)
-    }
-
-    /// Lanes p[0], p[2], p[4], p[6].
-    ///
-    /// # Safety
-    /// `p` must point to 8 readable floats.
-    #[inline(always)]
-    pub unsafe fn load_even(p: *const f32) -> F4 {
-        [*p, *p.add(2), *p.add(4), *p.add(6)]
     }
 
     /// # Safety

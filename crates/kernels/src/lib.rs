@@ -15,27 +15,32 @@ pub const MR: usize = 4;
 /// Columns of B per micro-tile.
 pub const NR: usize = 8;
 
-/// The activation on four lanes: Relu, Clip and HardSwish in SIMD, the rest lane by lane.
-#[inline(always)]
-pub(crate) fn activate(act: Activation, v: lanes::F4) -> lanes::F4 {
-    match act {
-        Activation::None => v,
-        Activation::Relu => lanes::max(v, lanes::splat(0.0)),
-        Activation::Clip(lo, hi) => lanes::min(lanes::max(v, lanes::splat(lo)), lanes::splat(hi)),
-        Activation::HardSwish => {
-            let gate = lanes::madd(v, lanes::splat(1.0 / 6.0), lanes::splat(0.5));
-            let gate = lanes::min(lanes::max(gate, lanes::splat(0.0)), lanes::splat(1.0));
-            lanes::madd(v, gate, lanes::splat(0.0))
-        }
-        _ => {
-            let mut a = [0f32; 4];
-            // SAFETY: `a` holds 4 floats.
-            unsafe { lanes::store(a.as_mut_ptr(), v) };
-            a.iter_mut().for_each(|x| *x = act.apply(*x));
-            // SAFETY: as above.
-            unsafe { lanes::load(a.as_ptr()) }
+/// Applies the activation in place: Relu, Clip and HardSwish four lanes at a time, the others lane by lane.
+#[inline(never)]
+pub(crate) fn activate_row(act: Activation, v: &mut [f32]) {
+    let (lo, hi, swish) = match act {
+        Activation::None => return,
+        Activation::Relu => (0.0, f32::INFINITY, false),
+        Activation::Clip(lo, hi) => (lo, hi, false),
+        Activation::HardSwish => (0.0, 1.0, true),
+        _ => return v.iter_mut().for_each(|x| *x = act.apply(*x)),
+    };
+    let (lo4, hi4) = (lanes::splat(lo), lanes::splat(hi));
+    let mut chunks = v.chunks_exact_mut(4);
+    for c in &mut chunks {
+        // SAFETY: each chunk holds 4 floats.
+        unsafe {
+            let x = lanes::load(c.as_ptr());
+            let y = if swish {
+                let gate = lanes::madd(x, lanes::splat(1.0 / 6.0), lanes::splat(0.5));
+                lanes::madd(x, lanes::min(lanes::max(gate, lo4), hi4), lanes::splat(0.0))
+            } else {
+                lanes::min(lanes::max(x, lo4), hi4)
+            };
+            lanes::store(c.as_mut_ptr(), y);
         }
     }
+    chunks.into_remainder().iter_mut().for_each(|x| *x = act.apply(*x));
 }
 
 /// Activation applied in kernel epilogues.
@@ -67,13 +72,6 @@ impl Activation {
             Activation::Sigmoid => sigmoid(x),
             Activation::Tanh => x.tanh(),
             Activation::HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
-        }
-    }
-
-    #[inline(never)]
-    pub fn apply_slice(self, v: &mut [f32]) {
-        if self != Activation::None {
-            v.iter_mut().for_each(|x| *x = self.apply(*x));
         }
     }
 }
@@ -206,9 +204,10 @@ pub fn gemm_rows_b(
     }
 }
 
-/// One NR-column panel of C: B's k rows of NR floats start at `b` and are `ldb` floats apart.
+/// One NR-column panel of C: B's k rows of NR floats start at `b` and are `ldb` floats apart. Not inlined:
+/// both GEMM entry points share one copy of the tile loop and its epilogue.
 #[allow(clippy::too_many_arguments)]
-#[inline(always)]
+#[inline(never)]
 fn gemm_column_panel(
     m: usize,
     k: usize,
@@ -222,6 +221,12 @@ fn gemm_column_panel(
     bias: Bias,
     act: Activation,
 ) {
+    let clamp = match act {
+        Activation::None => Some((lanes::splat(f32::NEG_INFINITY), lanes::splat(f32::INFINITY))),
+        Activation::Relu => Some((lanes::splat(0.0), lanes::splat(f32::INFINITY))),
+        Activation::Clip(lo, hi) => Some((lanes::splat(lo), lanes::splat(hi))),
+        _ => None,
+    };
     for ip in 0..m.div_ceil(MR) {
         let i0 = ip * MR;
         let rows = MR.min(m - i0);
@@ -249,8 +254,14 @@ fn gemm_column_panel(
                 let row = &mut c[(i0 + r) * ldc + j0..(i0 + r) * ldc + j0 + NR];
                 // SAFETY: `row` holds NR = 8 floats.
                 unsafe {
-                    lanes::store(row.as_mut_ptr(), activate(act, v0));
-                    lanes::store(row.as_mut_ptr().add(4), activate(act, v1));
+                    if let Some((lo, hi)) = clamp {
+                        (v0, v1) = (lanes::min(lanes::max(v0, lo), hi), lanes::min(lanes::max(v1, lo), hi));
+                    }
+                    lanes::store(row.as_mut_ptr(), v0);
+                    lanes::store(row.as_mut_ptr().add(4), v1);
+                }
+                if clamp.is_none() {
+                    activate_row(act, row);
                 }
             }
             continue;
@@ -263,19 +274,17 @@ fn gemm_column_panel(
                 lanes::store(t.as_mut_ptr().add(4), acc[2 * r + 1]);
             }
         }
-        for r in 0..rows {
+        for (r, t) in tile.iter().enumerate().take(rows) {
             let row = &mut c[(i0 + r) * ldc + j0..(i0 + r) * ldc + j0 + cols];
-            let acc = &tile[r][..cols];
-            match bias {
-                Bias::None => row.iter_mut().zip(acc).for_each(|(o, &v)| *o = act.apply(v)),
-                Bias::Row(b) => {
-                    let bv = b[i0 + r];
-                    row.iter_mut().zip(acc).for_each(|(o, &v)| *o = act.apply(v + bv))
-                }
-                Bias::Col(b) => {
-                    row.iter_mut().zip(acc).zip(&b[j0..j0 + cols]).for_each(|((o, &v), &bv)| *o = act.apply(v + bv))
-                }
+            for (j, o) in row.iter_mut().enumerate() {
+                *o = t[j]
+                    + match bias {
+                        Bias::None => 0.0,
+                        Bias::Row(b) => b[i0 + r],
+                        Bias::Col(b) => b[j0 + j],
+                    };
             }
+            activate_row(act, row);
         }
     }
 }

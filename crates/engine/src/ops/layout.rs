@@ -403,12 +403,12 @@ pub(crate) fn plan_unsqueeze(node: &Node, inputs: &[Input]) -> Result<Planned, E
     need(node, inputs, 1)?;
     let axes = int_param(node, inputs, 1, "axes")?.ok_or_else(|| op_err(node, "missing axes"))?;
     let rank = x.len() + axes.len();
-    let mut axes: Vec<usize> = axes.iter().map(|&a| normalize_axis(a, rank, "Unsqueeze")).collect::<Result<_, _>>()?;
-    axes.sort_unstable();
-    let mut out = x.to_vec();
-    for a in axes {
-        out.insert(a, 1);
-    }
+    let axes: Vec<usize> = axes.iter().map(|&a| normalize_axis(a, rank, "Unsqueeze")).collect::<Result<_, _>>()?;
+    let mut dims = x.iter();
+    let out = (0..rank)
+        .map(|i| if axes.contains(&i) { Some(1) } else { dims.next().copied() })
+        .collect::<Option<Vec<usize>>>()
+        .ok_or_else(|| op_err(node, "axes repeat an axis"))?;
     kernel(Kernel::Copy, vec![0], vec![out])
 }
 
