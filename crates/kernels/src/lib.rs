@@ -1,5 +1,6 @@
-//! webinfer's SIMD micro-kernels: the packed GEMM (an MR×NR register tile, wasm simd128 or portable) with its
-//! operand packing and fused epilogue, and the depthwise-convolution plane kernel. The op families in `webinfer-engine` call these for their hot loops.
+//! webinfer's SIMD micro-kernels: the GEMM (an MR×NR register tile over packed or in-place B) with its operand
+//! packing and fused epilogue, and the depthwise-convolution plane kernel, all written against `lanes` (wasm
+//! simd128, SSE natively). The op families in `webinfer-engine` call these for their hot loops.
 //!
 //! The release profile builds this crate for speed (`opt-level = "s"` with loops intact) and the rest of the
 //! bundle for size (`"z"`). The entry points are `#[inline(never)]` so that the size-optimized callers do not
@@ -18,11 +19,10 @@ pub const NR: usize = 8;
 /// Applies the activation in place: Relu, Clip and HardSwish four lanes at a time, the others lane by lane.
 #[inline(never)]
 pub(crate) fn activate_row(act: Activation, v: &mut [f32]) {
-    let (lo, hi, swish) = match act {
-        Activation::None => return,
-        Activation::Relu => (0.0, f32::INFINITY, false),
-        Activation::Clip(lo, hi) => (lo, hi, false),
-        Activation::HardSwish => (0.0, 1.0, true),
+    let (lo, hi, swish) = match (act, act.clamp_bounds()) {
+        (Activation::None, _) => return,
+        (_, Some((lo, hi))) => (lo, hi, false),
+        (Activation::HardSwish, _) => (0.0, 1.0, true),
         _ => return v.iter_mut().for_each(|x| *x = act.apply(*x)),
     };
     let (lo4, hi4) = (lanes::splat(lo), lanes::splat(hi));
@@ -72,6 +72,17 @@ impl Activation {
             Activation::Sigmoid => sigmoid(x),
             Activation::Tanh => x.tanh(),
             Activation::HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
+        }
+    }
+
+    /// The activations that are a clamp to [lo, hi] (None is the whole line), which SIMD code applies with one
+    /// max and one min.
+    fn clamp_bounds(self) -> Option<(f32, f32)> {
+        match self {
+            Activation::None => Some((f32::NEG_INFINITY, f32::INFINITY)),
+            Activation::Relu => Some((0.0, f32::INFINITY)),
+            Activation::Clip(lo, hi) => Some((lo, hi)),
+            _ => None,
         }
     }
 }
@@ -221,12 +232,7 @@ fn gemm_column_panel(
     bias: Bias,
     act: Activation,
 ) {
-    let clamp = match act {
-        Activation::None => Some((lanes::splat(f32::NEG_INFINITY), lanes::splat(f32::INFINITY))),
-        Activation::Relu => Some((lanes::splat(0.0), lanes::splat(f32::INFINITY))),
-        Activation::Clip(lo, hi) => Some((lanes::splat(lo), lanes::splat(hi))),
-        _ => None,
-    };
+    let clamp = act.clamp_bounds().map(|(lo, hi)| (lanes::splat(lo), lanes::splat(hi)));
     for ip in 0..m.div_ceil(MR) {
         let i0 = ip * MR;
         let rows = MR.min(m - i0);

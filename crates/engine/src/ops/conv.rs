@@ -1,4 +1,5 @@
-//! Conv (im2col into packed GEMM panels, direct depthwise) and ConvTranspose, NCHW, 1-D and 2-D.
+//! Conv (a GEMM on the activation for 1×1, on im2col columns otherwise; the SIMD depthwise kernel) and
+//! ConvTranspose, NCHW, 1-D and 2-D.
 
 use super::gemm::{gemm_rows_b, pack_a, Activation, Bias, Packed, NR};
 use super::params::*;
@@ -97,8 +98,8 @@ impl Conv {
         Conv { n, c_in, c_out, group, win, bias, act, packed, depthwise: None }
     }
 
-    /// Floats of scratch a conv of this geometry needs (im2col columns and one packed B panel; none for
-    /// depthwise).
+    /// Floats of scratch a conv of this geometry needs: im2col columns and one packed B panel, or the depthwise
+    /// kernel's copied plane.
     pub fn scratch_len_of(g: &ConvGeometry) -> usize {
         if g.group == g.c_in && g.group == g.c_out && g.group > 1 {
             return depthwise_scratch_len(&g.win);
@@ -120,10 +121,10 @@ impl Conv {
     pub fn run(&self, x: &[f32], out: &mut [f32], scratch: &mut Vec<f32>) {
         let w = &self.win;
         let (plane_in, plane_out) = (w.h * w.w, w.oh * w.ow);
+        if scratch.len() < self.scratch_len() {
+            scratch.resize(self.scratch_len(), 0.0);
+        }
         if let Some(dw) = &self.depthwise {
-            if scratch.len() < self.scratch_len() {
-                scratch.resize(self.scratch_len(), 0.0);
-            }
             for n in 0..self.n {
                 for c in 0..self.c_in {
                     let src = &x[(n * self.c_in + c) * plane_in..][..plane_in];
@@ -140,9 +141,6 @@ impl Conv {
         let p = plane_out;
         let pointwise =
             w.kh == 1 && w.kw == 1 && w.sh == 1 && w.sw == 1 && w.pt == 0 && w.pl == 0 && w.oh == w.h && w.ow == w.w;
-        if scratch.len() < self.scratch_len() {
-            scratch.resize(self.scratch_len(), 0.0);
-        }
         let (tail, col) = scratch.split_at_mut(NR * k);
         for n in 0..self.n {
             for g in 0..self.group {
