@@ -21,18 +21,20 @@ build: bootstrap
 	cargo build --release -p webinfer-converter
 	cargo build --release --target wasm32-unknown-unknown --lib
 
+# The package: the baseline simd128 wasm (what a bare `wasm-pack build` makes), the relaxed-SIMD wasm beside it,
+# and index.js, whose init() picks one (tools/build-pkg.sh).
 pkg: bootstrap
-	wasm-pack build --release --target web
+	./tools/build-pkg.sh pkg
 
 # The benchmark pages' package (bench/pkg-testing): the shipped one plus the `testing` hooks (benchMatmul).
 bench-pkg: bootstrap
-	wasm-pack build --release --target web --out-dir bench/pkg-testing -- --features testing
+	./tools/build-pkg.sh bench/pkg-testing --features testing
 
 demo-model: bootstrap
 	@./tools/demo-model.sh
 
 www-pkg: pkg
-	rm -rf www/pkg && mkdir -p www/pkg && cp pkg/webinfer.js pkg/webinfer_bg.wasm pkg/webinfer.d.ts www/pkg/
+	rm -rf www/pkg && mkdir -p www/pkg && cp pkg/index.js pkg/probe.js pkg/webinfer.js pkg/webinfer_bg.wasm pkg/webinfer_relaxed_bg.wasm www/pkg/
 
 demo: www-pkg demo-model
 	python3 tools/serve.py --dir www --port $(PORT)

@@ -217,6 +217,13 @@ pub fn version() -> String {
     crate::version().to_string()
 }
 
+/// The CPU kernels this wasm was built with: "relaxed-simd" (fused multiply-add, webinfer_relaxed_bg.wasm) or
+/// "simd128" (the baseline, webinfer_bg.wasm).
+#[wasm_bindgen(js_name = simdBuild)]
+pub fn simd_build() -> String {
+    if cfg!(target_feature = "relaxed-simd") { "relaxed-simd" } else { "simd128" }.to_string()
+}
+
 #[wasm_bindgen(start)]
 fn start() {
     console_error_panic_hook::set_once();

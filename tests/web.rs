@@ -125,6 +125,25 @@ fn version_string_reaches_js() {
     assert_eq!(webinfer::js::version(), env!("CARGO_PKG_VERSION"));
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/pkg/probe.js")]
+extern "C" {
+    /// The probe the package entry (pkg/index.js) runs at init() to pick the relaxed-SIMD wasm.
+    #[wasm_bindgen(js_name = relaxedSimdSupported)]
+    fn relaxed_simd_supported() -> bool;
+}
+
+/// Both browsers of this suite (Chromium 156, Firefox ESR 153) run relaxed SIMD, so the package picks its relaxed
+/// build in each (the fallback to the baseline is a page test, tests/page/simd-builds.test.mjs); this suite itself
+/// is the baseline build.
+#[wasm_bindgen_test]
+fn the_relaxed_simd_probe_accepts_chromium_and_firefox() {
+    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).unwrap();
+    let agent = Reflect::get(&navigator, &"userAgent".into()).unwrap().as_string().unwrap();
+    assert!(agent.contains("Chrome/") || agent.contains("Firefox/"), "{agent}");
+    assert!(relaxed_simd_supported(), "{agent}");
+    assert_eq!(webinfer::js::simd_build(), "simd128");
+}
+
 #[wasm_bindgen_test]
 async fn js_api_runs_a_dense_layer_with_batch_two() {
     let (json, shards) = tiny_dense();

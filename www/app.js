@@ -1,4 +1,4 @@
-import init, { Model, version } from "./pkg/webinfer.js";
+import init, { Model, version, simdBuild } from "./pkg/index.js";
 import { toMnistInput } from "./preprocess.js";
 
 const $ = (id) => document.getElementById(id);
@@ -8,6 +8,7 @@ const predictionEl = $("prediction");
 const statusEl = $("status");
 const backendSelect = $("backend");
 const BACKEND_NAMES = { cpu: "CPU SIMD", webgpu: "WebGPU" };
+const SIMD_NAMES = { "relaxed-simd": "relaxed SIMD build", simd128: "simd128 build" };
 const PREDICT_INTERVAL_MS = 60;
 
 const state = { model: null, version: 0, drawing: false, last: null, busy: false, again: false, lastPredict: 0, timer: 0, hasInk: false };
@@ -172,7 +173,8 @@ async function loadModel(backend) {
   $("backend-used").textContent = BACKEND_NAMES[model.backend] ?? model.backend;
   $("model-size").textContent = `${(model.sizeBytes / 1e6).toFixed(2)} MB`;
   $("backend-reason").textContent = model.backendReason;
-  statusEl.textContent = `Ready: webinfer ${version()} on ${BACKEND_NAMES[model.backend]}. Draw a digit.`;
+  const build = model.backend === "cpu" ? ` (${SIMD_NAMES[simdBuild()]})` : "";
+  statusEl.textContent = `Ready: webinfer ${version()} on ${BACKEND_NAMES[model.backend]}${build}. Draw a digit.`;
   statusEl.dataset.ready = "true";
   if (state.hasInk) predictNow();
 }

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `make pkg`: the npm package. wasm-pack builds the baseline simd128 wasm and its JS glue; the same crate is built
+# again with relaxed SIMD (fused multiply-add in the CPU kernels) into webinfer_relaxed_bg.wasm beside it, and
+# index.js (src/pkg) becomes the entry whose init() picks one of the two with WebAssembly.validate.
+# Usage: tools/build-pkg.sh OUT_DIR [cargo args, e.g. --features testing]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=$1
+shift
+relaxed_target=target/relaxed-simd
+wasm-pack build --release --target web --out-dir "$out" -- "$@"
+
+RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" CARGO_TARGET_DIR=$relaxed_target \
+  cargo build --release --target wasm32-unknown-unknown --lib "$@"
+bindgen=$relaxed_target/bindgen
+rm -rf "$bindgen"
+wasm-bindgen --target web --typescript --out-dir "$bindgen" "$relaxed_target/wasm32-unknown-unknown/release/webinfer.wasm"
+if ! cmp -s "$bindgen/webinfer.js" "$out/webinfer.js"; then
+  echo "build-pkg: the relaxed-SIMD build's JS glue differs from the baseline's; both wasm files must share webinfer.js" >&2
+  diff "$bindgen/webinfer.js" "$out/webinfer.js" | head -20 >&2
+  exit 1
+fi
+# The release wasm-opt flags wasm-pack used (Cargo.toml), plus the relaxed-SIMD instructions.
+read -r -a opt_flags < <(sed -n '/^\[package.metadata.wasm-pack.profile.release\]/,/^\[/{s/^wasm-opt = \[\(.*\)\]/\1/p}' Cargo.toml | tr -d '",')
+wasm-opt "${opt_flags[@]}" --enable-relaxed-simd "$bindgen/webinfer_bg.wasm" -o "$out/webinfer_relaxed_bg.wasm"
+relaxed_ops() { wasm-dis --all-features "$1" | grep -c 'relaxed_' || true; }
+if [ "$(relaxed_ops "$out/webinfer_relaxed_bg.wasm")" -eq 0 ]; then
+  echo "build-pkg: webinfer_relaxed_bg.wasm holds no relaxed-SIMD instruction" >&2
+  exit 1
+fi
+if [ "$(relaxed_ops "$out/webinfer_bg.wasm")" -ne 0 ]; then
+  echo "build-pkg: the baseline webinfer_bg.wasm holds relaxed-SIMD instructions" >&2
+  exit 1
+fi
+cp src/pkg/index.js src/pkg/index.d.ts src/pkg/probe.js src/pkg/probe.d.ts "$out/"
+node tools/package-json.mjs "$out"
