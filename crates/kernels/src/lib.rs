@@ -115,16 +115,29 @@ pub struct Packed {
     pub data: Vec<f32>,
 }
 
-/// Packs A (m×k, element (i,p) at `src[i*rs + p*cs]`) into MR-row panels.
+/// Floats a packed A of m rows over k takes: MR-row panels, or the row itself when m is 1.
+pub fn packed_a_len(m: usize, k: usize) -> usize {
+    if m == 1 {
+        k
+    } else {
+        m.div_ceil(MR) * MR * k
+    }
+}
+
+/// Packs A (m×k, element (i,p) at `src[i*rs + p*cs]`) into MR-row panels; a single row is packed as itself
+/// (contiguous), which is also what the GEMM reads for m = 1.
 pub fn pack_a(src: &[f32], m: usize, k: usize, rs: usize, cs: usize) -> Packed {
-    let mut data = vec![0.0; m.div_ceil(MR) * MR * k];
+    let mut data = vec![0.0; packed_a_len(m, k)];
     pack_a_into(src, m, k, rs, cs, &mut data);
     Packed { outer: m, k, data }
 }
 
-/// As `pack_a`, into a caller-provided buffer of at least `m.div_ceil(MR) * MR * k` floats.
+/// As `pack_a`, into a caller-provided buffer of at least `packed_a_len(m, k)` floats.
 #[inline(never)]
 pub fn pack_a_into(src: &[f32], m: usize, k: usize, rs: usize, cs: usize, data: &mut [f32]) {
+    if m == 1 {
+        return data[..k].iter_mut().enumerate().for_each(|(p, d)| *d = src[p * cs]);
+    }
     for (panel, chunk) in data.chunks_exact_mut(MR * k).take(m.div_ceil(MR)).enumerate() {
         let i0 = panel * MR;
         let rows = MR.min(m - i0);
@@ -179,7 +192,7 @@ pub fn gemm_packed(
     bias: Bias,
     act: Activation,
 ) {
-    assert!(a.len() >= m.div_ceil(MR) * MR * k && b.len() >= n.div_ceil(NR) * NR * k);
+    assert!(a.len() >= packed_a_len(m, k) && b.len() >= n.div_ceil(NR) * NR * k);
     for jp in 0..n.div_ceil(NR) {
         let panel = &b[jp * NR * k..(jp + 1) * NR * k];
         gemm_column_panel(m, k, a, panel.as_ptr(), NR, jp * NR, NR.min(n - jp * NR), c, ldc, bias, act);
@@ -203,7 +216,7 @@ pub fn gemm_rows_b(
     bias: Bias,
     act: Activation,
 ) {
-    assert!(a.len() >= m.div_ceil(MR) * MR * k && ldb >= n && (k == 0 || b.len() >= (k - 1) * ldb + n));
+    assert!(a.len() >= packed_a_len(m, k) && ldb >= n && (k == 0 || b.len() >= (k - 1) * ldb + n));
     let full = n / NR;
     for jp in 0..full {
         gemm_column_panel(m, k, a, b[jp * NR..].as_ptr(), ldb, jp * NR, NR, c, ldc, bias, act);
@@ -238,7 +251,13 @@ fn gemm_column_panel(
         let rows = MR.min(m - i0);
         // SAFETY: callers assert that A holds every MR-row panel over k and that B holds k rows of NR floats
         // `ldb` apart from `b`.
-        let acc = unsafe { micro_kernel(k, a[ip * MR * k..].as_ptr(), b, ldb) };
+        let acc = unsafe {
+            if m == 1 {
+                row_kernel(k, a.as_ptr(), b, ldb)
+            } else {
+                micro_kernel(k, a[ip * MR * k..].as_ptr(), b, ldb)
+            }
+        };
         if cols == NR {
             let col_bias = match bias {
                 // SAFETY: a column bias holds one value per column of C, and j0 + NR <= n.
@@ -325,6 +344,40 @@ unsafe fn micro_kernel(k: usize, a: *const f32, b: *const f32, ldb: usize) -> [l
         acc[6] = lanes::madd(a3, b0, acc[6]);
         acc[7] = lanes::madd(a3, b1, acc[7]);
     }
+    acc
+}
+
+/// The 1×NR tile for a single row of A (a GEMV: batch 1 through a dense layer), which would leave three of the
+/// MR×NR tile's rows idle: k is split over four chains of accumulators so that the adds do not wait on each other.
+/// Returns the tile's first row in the first two lanes groups, like `micro_kernel`.
+///
+/// # Safety
+/// `a` must hold k floats (the row, contiguous) and `b` as for `micro_kernel`.
+#[inline(always)]
+unsafe fn row_kernel(k: usize, a: *const f32, b: *const f32, ldb: usize) -> [lanes::F4; 2 * MR] {
+    let mut acc = [lanes::splat(0.0); 2 * MR];
+    let step = |acc: &mut [lanes::F4; 2 * MR], chain: usize, p: usize| {
+        let bp = b.add(p * ldb);
+        let ap = lanes::splat(*a.add(p));
+        acc[chain] = lanes::madd(ap, lanes::load(bp), acc[chain]);
+        acc[chain + 1] = lanes::madd(ap, lanes::load(bp.add(4)), acc[chain + 1]);
+    };
+    let mut p = 0;
+    while p + 4 <= k {
+        step(&mut acc, 0, p);
+        step(&mut acc, 2, p + 1);
+        step(&mut acc, 4, p + 2);
+        step(&mut acc, 6, p + 3);
+        p += 4;
+    }
+    while p < k {
+        step(&mut acc, 0, p);
+        p += 1;
+    }
+    let (lo, hi) = (lanes::add(acc[0], acc[2]), lanes::add(acc[4], acc[6]));
+    acc[0] = lanes::add(lo, hi);
+    let (lo, hi) = (lanes::add(acc[1], acc[3]), lanes::add(acc[5], acc[7]));
+    acc[1] = lanes::add(lo, hi);
     acc
 }
 

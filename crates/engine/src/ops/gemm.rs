@@ -1,8 +1,8 @@
 //! MatMul and Gemm: planning and the batched run over the packed GEMM of `webinfer-kernels`.
 
 pub use webinfer_kernels::{
-    gemm_packed, gemm_rows_b, matmul, pack_a, pack_a_into, pack_b, pack_b_into, sigmoid, Activation, Bias, Packed, MR,
-    NR,
+    gemm_packed, gemm_rows_b, matmul, pack_a, pack_a_into, pack_b, pack_b_into, packed_a_len, sigmoid, Activation,
+    Bias, Packed, MR, NR,
 };
 
 use super::layout::{self, IndexMap};
@@ -190,7 +190,7 @@ impl MatMul {
     }
 
     pub fn scratch_len(&self) -> usize {
-        let a = self.m.div_ceil(MR) * MR * self.k;
+        let a = packed_a_len(self.m, self.k);
         let b = if self.b_const.is_some() { 0 } else { self.n.div_ceil(NR) * NR * self.k };
         a + b
     }
@@ -204,10 +204,15 @@ impl MatMul {
         if scratch.len() < self.scratch_len() {
             scratch.resize(self.scratch_len(), 0.0);
         }
-        let (pa, pb_buf) = scratch.split_at_mut(self.m.div_ceil(MR) * MR * self.k);
+        let (pa, pb_buf) = scratch.split_at_mut(packed_a_len(self.m, self.k));
         let fused_act = if matches!(self.bias, MatBias::Broadcast { .. }) { Activation::None } else { self.act };
         for &(ao, bo, co) in &self.batches {
-            pack_a_into(&a[ao..], self.m, self.k, self.a_strides.0, self.a_strides.1, pa);
+            let pa: &[f32] = if self.m == 1 && self.a_strides.1 == 1 {
+                &a[ao..ao + self.k]
+            } else {
+                pack_a_into(&a[ao..], self.m, self.k, self.a_strides.0, self.a_strides.1, pa);
+                pa
+            };
             let pb: &[f32] = match (&self.b_const, b) {
                 (Some(c), _) => &c.packed.get_or_init(|| self.pack_const_b(&c.source)).data,
                 (None, Some(b)) => {

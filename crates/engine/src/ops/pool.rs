@@ -20,8 +20,26 @@ pub struct Pool {
 }
 
 impl Pool {
+    /// 2×2 stride-2 MaxPool with every window inside the plane (every CNN's downsampling): two rows, no checks.
+    fn run_max_2x2(&self, x: &[f32], out: &mut [f32]) {
+        let w = &self.win;
+        for (src, dst) in x.chunks_exact(w.h * w.w).zip(out.chunks_exact_mut(w.oh * w.ow)).take(self.planes) {
+            for (oy, row) in dst.chunks_exact_mut(w.ow).enumerate() {
+                let top = src[2 * oy * w.w..][..2 * w.ow].chunks_exact(2);
+                let bottom = src[(2 * oy + 1) * w.w..][..2 * w.ow].chunks_exact(2);
+                for ((o, t), b) in row.iter_mut().zip(top).zip(bottom) {
+                    *o = t[0].max(t[1]).max(b[0].max(b[1]));
+                }
+            }
+        }
+    }
+
     pub fn run(&self, x: &[f32], out: &mut [f32]) {
         let w = &self.win;
+        let inside = w.pt == 0 && w.pl == 0 && 2 * w.oh <= w.h && 2 * w.ow <= w.w;
+        if self.max && inside && (w.kh, w.kw, w.sh, w.sw, w.dh, w.dw) == (2, 2, 2, 2, 1, 1) {
+            return self.run_max_2x2(x, out);
+        }
         for (src, dst) in x.chunks_exact(w.h * w.w).zip(out.chunks_exact_mut(w.oh * w.ow)).take(self.planes) {
             for oy in 0..w.oh {
                 let y0 = (oy * w.sh) as isize - w.pt as isize;
@@ -130,6 +148,24 @@ mod tests {
         let mut y = [0.0; 2];
         p.run(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], &mut y);
         assert_eq!(y, [6.0, 8.0]);
+    }
+
+    #[test]
+    fn max_pool_2x2_stride_2_drops_odd_edges_on_every_plane() {
+        let attrs = [("kernel_shape", Attr::Ints(vec![2, 2])), ("strides", Attr::Ints(vec![2, 2]))];
+        let (p, out) = planned_pool("MaxPool", &[1, 2, 3, 5], &attrs);
+        assert_eq!(out, vec![1, 2, 1, 2]);
+        let x: Vec<f32> = (0..30).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
+        let want: Vec<f32> = (0..2)
+            .flat_map(|c| (0..2).map(move |ox| (c, ox)))
+            .map(|(c, ox)| {
+                let at = |y: usize, x0: usize| x[c * 15 + y * 5 + x0];
+                at(0, 2 * ox).max(at(0, 2 * ox + 1)).max(at(1, 2 * ox)).max(at(1, 2 * ox + 1))
+            })
+            .collect();
+        let mut y = [0.0; 4];
+        p.run(&x, &mut y);
+        assert_eq!(y.to_vec(), want);
     }
 
     #[test]
