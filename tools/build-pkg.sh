@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 out=$1
 shift
 relaxed_target=target/relaxed-simd
+# wasm-pack runs wasm-opt over every .wasm already in the directory, and a previous relaxed build (stripped of its
+# target_features section) does not validate under the baseline's flags: start from a directory without it.
+rm -f "$out/webinfer_relaxed_bg.wasm"
 wasm-pack build --release --target web --out-dir "$out" -- "$@"
 
 RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" CARGO_TARGET_DIR=$relaxed_target \
