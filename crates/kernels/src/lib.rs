@@ -249,8 +249,8 @@ fn gemm_column_panel(
     for ip in 0..m.div_ceil(MR) {
         let i0 = ip * MR;
         let rows = MR.min(m - i0);
-        // SAFETY: callers assert that A holds every MR-row panel over k and that B holds k rows of NR floats
-        // `ldb` apart from `b`.
+        // SAFETY: callers assert that A holds every MR-row panel over k (for m = 1, the row's k floats) and that
+        // B holds k rows of NR floats `ldb` apart from `b`.
         let acc = unsafe {
             if m == 1 {
                 row_kernel(k, a.as_ptr(), b, ldb)
@@ -397,7 +397,7 @@ mod tests {
 
     #[test]
     fn odd_sizes_match_naive() {
-        for &(m, k, n) in &[(1, 1, 1), (5, 3, 9), (7, 17, 13), (4, 8, 8), (33, 65, 17)] {
+        for &(m, k, n) in &[(1, 1, 1), (1, 13, 19), (5, 3, 9), (7, 17, 13), (4, 8, 8), (33, 65, 17)] {
             let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 11) as f32 - 5.0) / 3.0).collect();
             let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 13) as f32 - 6.0) / 4.0).collect();
             let mut c = vec![0.0; m * n];
