@@ -34,7 +34,7 @@ demo-model: bootstrap
 	@./tools/demo-model.sh
 
 www-pkg: pkg
-	rm -rf www/pkg && mkdir -p www/pkg && cp pkg/index.js pkg/probe.js pkg/webinfer.js pkg/webinfer_bg.wasm pkg/webinfer_relaxed_bg.wasm www/pkg/
+	rm -rf www/pkg && mkdir -p www/pkg && cp pkg/index.js pkg/webinfer.js pkg/webinfer_bg.wasm pkg/webinfer_relaxed_bg.wasm www/pkg/
 
 demo: www-pkg demo-model
 	python3 tools/serve.py --dir www --port $(PORT)

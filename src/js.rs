@@ -27,6 +27,11 @@ export interface LoadOptions {
   onProgress?: (fraction: number) => void;
   /** Passed to fetch() for model.json and every shard (headers, credentials, cache, ...). */
   fetch?: RequestInit;
+  /** Aborts the load: its requests are cancelled and the promise rejects with an AbortError. */
+  signal?: AbortSignal;
+  /** The most one request (model.json or a shard, body included) may take, in ms; past it the load's requests
+   * are cancelled and the promise rejects with a TimeoutError naming the file and URL. */
+  timeoutMs?: number;
   /** Plan and run once at batch 1 while loading, so the first predict does no graph work (default true). */
   warmUp?: boolean;
   /** Called when the GPU device is lost while the model is in use; the model has switched to the CPU. */
@@ -50,7 +55,7 @@ export interface Limits {
 /** The `name` of every Error webinfer throws or rejects with, one per kind (docs/API.md lists when each happens). */
 export type WebinferErrorName =
   | "FormatError" | "ShardError" | "ShapeError" | "OpError" | "InputError" | "UnsupportedOpError"
-  | "UnsupportedError" | "IoError" | "GpuError" | "DeviceLostError";
+  | "UnsupportedError" | "IoError" | "GpuError" | "DeviceLostError" | "AbortError" | "TimeoutError";
 "#;
 
 /// A JavaScript `Error` whose `name` is the kind's ([`Error::name`]: `ShardError`, `InputError`, …).
@@ -83,6 +88,9 @@ struct LoadOptions {
     on_progress: JsValue,
     #[serde(with = "serde_wasm_bindgen::preserve")]
     fetch: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    signal: JsValue,
+    timeout_ms: Option<f64>,
     warm_up: Option<bool>,
     #[serde(with = "serde_wasm_bindgen::preserve")]
     on_device_lost: JsValue,
@@ -318,12 +326,93 @@ impl Fetched<'_> {
     }
 }
 
-async fn fetch(url: &str, init: &JsValue, what: Fetched<'_>) -> Result<web_sys::Response, Error> {
+/// The cancellation of one load: every request carries a signal combining the load's own AbortController (aborted
+/// when the load fails, so no request outlives it), the caller's `signal` and a per-request `timeoutMs`.
+struct LoadSignal {
+    controller: JsValue,
+    caller: JsValue,
+    timeout_ms: Option<f64>,
+}
+
+impl LoadSignal {
+    fn new(options: &LoadOptions) -> Self {
+        let controller = get(&js_sys::global(), "AbortController")
+            .dyn_into::<Function>()
+            .ok()
+            .and_then(|c| Reflect::construct(&c, &Array::new()).ok())
+            .unwrap_or(JsValue::UNDEFINED);
+        let caller = if options.signal.is_object() { options.signal.clone() } else { JsValue::UNDEFINED };
+        LoadSignal { controller, caller, timeout_ms: options.timeout_ms.filter(|ms| *ms > 0.0) }
+    }
+
+    /// `init` with the signal for one request (its timeout starts now).
+    fn request_init(&self, init: &JsValue) -> JsValue {
+        let abort_signal = get(&js_sys::global(), "AbortSignal");
+        let signals = Array::new();
+        for signal in [get(&self.controller, "signal"), self.caller.clone()] {
+            if signal.is_object() {
+                signals.push(&signal);
+            }
+        }
+        if let (Some(ms), Ok(timeout)) = (self.timeout_ms, get(&abort_signal, "timeout").dyn_into::<Function>()) {
+            if let Ok(signal) = timeout.call1(&abort_signal, &JsValue::from_f64(ms)) {
+                signals.push(&signal);
+            }
+        }
+        let signal = match get(&abort_signal, "any").dyn_into::<Function>() {
+            Ok(any) if signals.length() > 1 => any.call1(&abort_signal, &signals).unwrap_or_else(|_| signals.get(0)),
+            _ => signals.get(0),
+        };
+        let init = Object::assign(&Object::new(), &init.clone().dyn_into().unwrap_or_default());
+        if signal.is_object() {
+            let _ = Reflect::set(&init, &JsValue::from_str("signal"), &signal);
+        }
+        init.into()
+    }
+
+    /// An AbortError once the caller's signal has aborted.
+    fn check(&self, url: &str) -> Result<(), Error> {
+        if get(&self.caller, "aborted").as_bool() == Some(true) {
+            let reason = get(&self.caller, "reason");
+            let why = if reason.is_undefined() { String::new() } else { format!(": {}", describe(&reason)) };
+            return Err(Error::Aborted(format!("loading {url} was aborted{why}")));
+        }
+        Ok(())
+    }
+
+    /// The error for a failed request: an abort or timeout by this signal, else `what`'s kind.
+    fn request_error(&self, what: Fetched<'_>, url: &str, doing: &str, e: &JsValue) -> Error {
+        let named = |error: fn(String) -> Error, msg: String| match what {
+            Fetched::ModelJson => error(msg),
+            Fetched::Shard(file) => error(format!("shard {file:?}: {msg}")),
+        };
+        match get(e, "name").as_string().as_deref() {
+            Some("TimeoutError") if get(&self.caller, "aborted").as_bool() != Some(true) => named(
+                Error::Timeout,
+                format!("{doing} {url} took longer than {} ms (timeoutMs)", self.timeout_ms.unwrap_or(0.0)),
+            ),
+            Some("AbortError" | "TimeoutError") if self.check(url).is_err() => {
+                named(Error::Aborted, format!("{doing} {url} was aborted: {}", describe(e)))
+            }
+            _ => what.error(format!("{doing} {url} failed: {}", describe(e))),
+        }
+    }
+
+    /// Cancels every request of the load still running.
+    fn cancel(&self) {
+        if let Ok(abort) = get(&self.controller, "abort").dyn_into::<Function>() {
+            let _ = abort.call0(&self.controller);
+        }
+    }
+}
+
+async fn fetch(url: &str, signal: &LoadSignal, init: &JsValue, what: Fetched<'_>) -> Result<web_sys::Response, Error> {
     let fetch: Function =
         get(&js_sys::global(), "fetch").dyn_into().map_err(|_| what.error("fetch() is not available here".into()))?;
-    let failed = |e: JsValue| what.error(format!("fetch {url} failed: {}", describe(&e)));
+    let failed = |e: JsValue| signal.request_error(what, url, "fetch", &e);
+    let init = signal.request_init(init);
     let promise: Promise =
-        fetch.call2(&JsValue::UNDEFINED, &JsValue::from_str(url), init).map_err(failed)?.dyn_into().map_err(|v| {
+        fetch.call2(&JsValue::UNDEFINED, &JsValue::from_str(url), &init).map_err(failed)?.dyn_into().map_err(|v| {
             what.error(format!(
                 "fetch {url} failed: fetch() returned {} instead of a Promise",
                 describe(&v.js_typeof())
@@ -348,8 +437,8 @@ fn describe(e: &JsValue) -> String {
 }
 
 /// Reads model.json's body as text.
-async fn read_text(response: web_sys::Response, url: &str) -> Result<String, Error> {
-    let failed = |e: JsValue| Fetched::ModelJson.error(format!("reading {url} failed: {}", describe(&e)));
+async fn read_text(response: web_sys::Response, url: &str, signal: &LoadSignal) -> Result<String, Error> {
+    let failed = |e: JsValue| signal.request_error(Fetched::ModelJson, url, "reading", &e);
     let text = JsFuture::from(response.text().map_err(failed)?).await.map_err(failed)?;
     text.as_string().ok_or_else(|| Fetched::ModelJson.error(format!("{url}: body is not text")))
 }
@@ -360,11 +449,12 @@ async fn read_body(
     file: &str,
     url: &str,
     max_bytes: u64,
+    signal: &LoadSignal,
     on_chunk: &dyn Fn(usize),
 ) -> Result<Vec<u8>, Error> {
     let too_long =
         || Fetched::Shard(file).error(format!("{url} sends more than {max_bytes} bytes (limits.maxModelBytes)"));
-    let failed = |e: JsValue| Fetched::Shard(file).error(format!("reading {url} failed: {}", describe(&e)));
+    let failed = |e: JsValue| signal.request_error(Fetched::Shard(file), url, "reading", &e);
     let Some(body) = response.body() else {
         let buf = JsFuture::from(response.array_buffer().map_err(failed)?).await.map_err(failed)?;
         let array = Uint8Array::new(&buf);
@@ -486,8 +576,17 @@ impl Model {
         #[wasm_bindgen(unchecked_param_type = "LoadOptions")] options: Option<Object>,
     ) -> Result<Model, JsValue> {
         let options = LoadOptions::from_js(options).map_err(js_error)?;
-        let (inner, size, model_json) = fetch_model(&url, &options).await.map_err(js_error)?;
-        Model::with_backend(inner, size as f64, &model_json, &options).await
+        let signal = LoadSignal::new(&options);
+        let loaded = fetch_model(&url, &options, &signal).await;
+        let model = match loaded {
+            Ok((inner, size, model_json)) => Model::with_backend(inner, size as f64, &model_json, &options).await,
+            Err(e) => Err(js_error(e)),
+        };
+        if model.is_err() {
+            signal.cancel();
+        }
+        signal.check(&url).map_err(js_error)?;
+        model
     }
 
     /// Builds a model from bytes the caller already has: model.json (string or bytes) and the shards in
@@ -659,11 +758,16 @@ impl Model {
 
 /// Fetches model.json and its shards (in parallel, reporting progress) and builds the model; also returns the
 /// bytes fetched and model.json's text.
-async fn fetch_model(url: &str, options: &LoadOptions) -> Result<(crate::Model, usize, String), Error> {
+async fn fetch_model(
+    url: &str,
+    options: &LoadOptions,
+    signal: &LoadSignal,
+) -> Result<(crate::Model, usize, String), Error> {
     let init = &options.fetch;
     let on_progress = options.on_progress();
     let model_url = absolute_url(url)?;
-    let json_text = read_text(fetch(&model_url, init, Fetched::ModelJson).await?, &model_url).await?;
+    signal.check(&model_url)?;
+    let json_text = read_text(fetch(&model_url, signal, init, Fetched::ModelJson).await?, &model_url, signal).await?;
     let limits = options.limits();
     let document = crate::ModelDocument::parse_with(&json_text, &model_url, &limits)?;
     let manifest = document.manifest();
@@ -695,11 +799,12 @@ async fn fetch_model(url: &str, options: &LoadOptions) -> Result<(crate::Model, 
     let fetches = urls.iter().zip(document.shard_paths()).map(|(url, file)| {
         let report = report.clone();
         async move {
-            let response = fetch(url, init, Fetched::Shard(file)).await?;
-            read_body(response, file, url, limits.max_model_bytes, &*report).await
+            let response = fetch(url, signal, init, Fetched::Shard(file)).await?;
+            read_body(response, file, url, limits.max_model_bytes, signal, &*report).await
         }
     });
     let shards: Vec<Vec<u8>> = futures_util::future::try_join_all(fetches).await?;
+    signal.check(&model_url)?;
     let size = shards.iter().map(Vec::len).sum::<usize>() + json_text.len();
     let mut inner = document.decode(&shards, &urls).and_then(crate::Model::from_graph)?;
     inner.set_limits(limits);

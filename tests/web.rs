@@ -381,13 +381,25 @@ struct FakeFetch(JsValue);
 
 impl FakeFetch {
     fn install(files: &[(String, Vec<u8>)]) -> Self {
+        Self::install_with_stalls(files, &[])
+    }
+
+    /// As `install`, with requests for `stalled` URLs never answered: they settle only when their `signal` aborts,
+    /// rejecting with its reason as fetch does.
+    fn install_with_stalls(files: &[(String, Vec<u8>)], stalled: &[String]) -> Self {
         let map = js_sys::Map::new();
         for (url, bytes) in files {
             map.set(&JsValue::from_str(url), &Uint8Array::from(&bytes[..]));
         }
+        for url in stalled {
+            map.set(&JsValue::from_str(url), &JsValue::from_str("stall"));
+        }
         let make = Function::new_with_args(
             "files",
-            "return (url) => { const b = files.get(String(url)); return Promise.resolve(b ? new Response(new Blob([b])) : new Response('missing', { status: 404, statusText: 'Not Found' })); };",
+            "return (url, init) => { const b = files.get(String(url)); \
+             if (b === 'stall') return new Promise((_, reject) => { const s = init && init.signal; \
+               if (s) s.addEventListener('abort', () => reject(s.reason)); }); \
+             return Promise.resolve(b ? new Response(new Blob([b])) : new Response('missing', { status: 404, statusText: 'Not Found' })); };",
         );
         let fake = make.call1(&JsValue::NULL, &map).unwrap();
         let global = js_sys::global();
@@ -408,6 +420,58 @@ fn sharded_dense(shard_size: usize) -> (String, Vec<(String, Vec<u8>)>) {
     let paths = ModelJson::parse(&json).unwrap().weights_manifest[0].paths.clone();
     let files = paths.iter().zip(shards).map(|(p, s)| (format!("https://models.example/dense/{p}"), s)).collect();
     (json, files)
+}
+
+/// A shard that never answers: `timeoutMs` rejects the load with a TimeoutError naming the shard's file and URL,
+/// the caller's AbortSignal with an AbortError, and an already aborted signal before anything is fetched; each
+/// promptly, and a good load works afterwards.
+#[wasm_bindgen_test]
+async fn a_stalled_shard_times_out_and_an_abort_signal_cancels_the_load() {
+    let (json, files) = sharded_dense(1 << 20);
+    let shard_url = files[0].0.clone();
+    let model_url = "https://models.example/dense/model.json".to_string();
+    let served = vec![(model_url.clone(), json.clone().into_bytes())];
+    let fetch = FakeFetch::install_with_stalls(&served, std::slice::from_ref(&shard_url));
+    let load_with = |options: Object| webinfer::js::Model::load(model_url.clone(), Some(options));
+
+    let options = Object::new();
+    Reflect::set(&options, &"timeoutMs".into(), &150.into()).unwrap();
+    let start = js_sys::Date::now();
+    let (name, msg) = js_name_and_message(load_with(options).await.err().unwrap());
+    let waited = js_sys::Date::now() - start;
+    assert_eq!(name, "TimeoutError", "{msg}");
+    assert!(msg.contains(&format!("shard \"group1-shard1of1.bin\": fetch {shard_url}")), "{msg}");
+    assert!(msg.contains("150 ms (timeoutMs)"), "{msg}");
+    assert!((100.0..2000.0).contains(&waited), "rejected after {waited} ms");
+
+    let controller =
+        Reflect::construct(&Reflect::get(&js_sys::global(), &"AbortController".into()).unwrap().into(), &Array::new())
+            .unwrap();
+    let abort_later = Function::new_with_args("c", "setTimeout(() => c.abort(), 100);");
+    abort_later.call1(&JsValue::NULL, &controller).unwrap();
+    let options = Object::new();
+    Reflect::set(&options, &"signal".into(), &Reflect::get(&controller, &"signal".into()).unwrap()).unwrap();
+    let start = js_sys::Date::now();
+    let (name, msg) = js_name_and_message(load_with(options).await.err().unwrap());
+    let waited = js_sys::Date::now() - start;
+    assert_eq!(name, "AbortError", "{msg}");
+    assert!(msg.contains(&format!("fetch {shard_url} was aborted")), "{msg}");
+    assert!(waited < 2000.0, "rejected after {waited} ms");
+
+    let aborted = Function::new_no_args("return AbortSignal.abort('changed my mind');").call0(&JsValue::NULL).unwrap();
+    let options = Object::new();
+    Reflect::set(&options, &"signal".into(), &aborted).unwrap();
+    let (name, msg) = js_name_and_message(load_with(options).await.err().unwrap());
+    assert_eq!(name, "AbortError", "{msg}");
+    assert_eq!(msg, format!("loading {model_url} was aborted: changed my mind"));
+    drop(fetch);
+
+    let mut good = served;
+    good.extend(files);
+    let _fetch = FakeFetch::install(&good);
+    let mut model = load_with(Object::new()).await.unwrap();
+    let (got, _) = predict_js(&mut model, &[1.0, 2.0, 3.0], &[1.0, 3.0]).await;
+    assert_eq!(got.len(), 2);
 }
 
 async fn load(url: &str, progress: Option<&Function>) -> Result<webinfer::js::Model, JsValue> {

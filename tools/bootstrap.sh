@@ -8,6 +8,8 @@ tools=${WEBINFER_TOOLS:-$HOME/.local/share/webinfer-tools}
 mkdir -p "$tools/bin"
 export PATH="$tools/bin:$tools/node_modules/.bin:$PATH"
 
+CARGO_FUZZ_VERSION=0.13.2
+
 say() { printf '[bootstrap] %s\n' "$*"; }
 
 wasm_bindgen_version() {
@@ -65,6 +67,17 @@ fi
 if [ "$("$tools/bin/geckodriver" --version 2>/dev/null | awk 'NR==1{print $2}')" != "0.37.1" ]; then
   say "cargo install geckodriver 0.37.1 (a few minutes, once)"
   cargo install --quiet --root "$tools" geckodriver --version 0.37.1 --locked --force
+fi
+
+# cargo-fuzz and the nightly fuzz/rust-toolchain.toml pins, for `make fuzz-smoke` (inside `make test`).
+fuzz_toolchain=$(sed -n 's/^channel = "\(.*\)"$/\1/p' "$here/fuzz/rust-toolchain.toml")
+if ! rustup run "$fuzz_toolchain" rustc --version >/dev/null 2>&1; then
+  say "rustup toolchain install $fuzz_toolchain (for cargo-fuzz)"
+  rustup toolchain install "$fuzz_toolchain" --profile minimal
+fi
+if [ "$("$tools/bin/cargo-fuzz" --version 2>/dev/null | awk '{print $2}')" != "$CARGO_FUZZ_VERSION" ]; then
+  say "cargo install cargo-fuzz $CARGO_FUZZ_VERSION (a few minutes, once)"
+  cargo install --quiet --root "$tools" cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked --force
 fi
 
 if [ "$("$tools/node_modules/.bin/wasm-opt" --version 2>/dev/null | awk '{print $3}')" != "132" ]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make pkg`: the npm package. wasm-pack builds the baseline simd128 wasm and its JS glue; the same crate is built
 # again with relaxed SIMD (fused multiply-add in the CPU kernels) into webinfer_relaxed_bg.wasm beside it, and
-# index.js (src/pkg) becomes the entry whose init() picks one of the two with WebAssembly.validate.
+# index.js (src/pkg, with probe.js inlined) becomes the entry whose init() picks one of the two with WebAssembly.validate.
 # Usage: tools/build-pkg.sh OUT_DIR [cargo args, e.g. --features testing]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,5 +35,22 @@ if [ "$(relaxed_ops "$out/webinfer_bg.wasm")" -ne 0 ]; then
   echo "build-pkg: the baseline webinfer_bg.wasm holds relaxed-SIMD instructions" >&2
   exit 1
 fi
-cp src/pkg/index.js src/pkg/index.d.ts src/pkg/probe.js src/pkg/probe.d.ts "$out/"
+# The entry ships with the probe (src/pkg/probe.js, which the browser suite imports on its own) inlined and without
+# comment lines: a page fetches one small script fewer.
+inline_probe() { # ENTRY PROBE UNEXPORT
+  awk -v probe="$2" -v unexport="$3" '
+    /from "\.\/probe\.js";$/ {
+      while ((getline line < probe) > 0) {
+        if (line ~ /^\/\//) continue
+        if (unexport) sub(/^export function/, "function", line)
+        print line
+      }
+      next
+    }
+    /^\/\// { next }
+    { print }' "$1"
+}
+rm -f "$out/probe.js" "$out/probe.d.ts"
+inline_probe src/pkg/index.js src/pkg/probe.js 1 > "$out/index.js"
+inline_probe src/pkg/index.d.ts src/pkg/probe.d.ts "" > "$out/index.d.ts"
 node tools/package-json.mjs "$out"

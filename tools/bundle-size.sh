@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Gzipped size of what a page downloads (one wasm + the JS: webinfer.js, index.js, probe.js), built as `make pkg`
+# Gzipped size of what a page downloads (one wasm + the JS: index.js and webinfer.js, each gzipped on its own as a
+# server sends them), built as `make pkg`
 # builds it, for each wasm (baseline simd128 and relaxed SIMD): the default features (CPU + WebGPU + TF.js
 # translators) and without the translators, in KB of 1000 bytes.
 set -euo pipefail
@@ -8,7 +9,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 size() {
   local dir=$1 wasm_file wasm js
-  js=$(cat "$dir/webinfer.js" "$dir/index.js" "$dir/probe.js" | gzip -9c | wc -c)
+  js=$(($(gzip -9c "$dir/index.js" | wc -c) + $(gzip -9c "$dir/webinfer.js" | wc -c)))
   for wasm_file in webinfer_bg.wasm webinfer_relaxed_bg.wasm; do
     wasm=$(gzip -9c "$dir/$wasm_file" | wc -c)
     printf '%-28s %-26s %6.1f KB gzipped (wasm %6.1f KB + JS %5.1f KB)\n' "$2" "$wasm_file" \

@@ -1,11 +1,11 @@
 // Completes the package.json wasm-pack wrote in the given package directory: index.js (src/pkg) is the entry,
-// and both wasm builds and the probe ship.
+// and both wasm builds ship.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const path = join(process.argv[2], "package.json");
 const pkg = JSON.parse(readFileSync(path, "utf8"));
-const shipped = ["index.js", "index.d.ts", "probe.js", "probe.d.ts", "webinfer_relaxed_bg.wasm"];
+const shipped = ["index.js", "index.d.ts", "webinfer_relaxed_bg.wasm"];
 pkg.files = [...new Set([...pkg.files, ...shipped])];
 pkg.main = "index.js";
 pkg.module = "index.js";

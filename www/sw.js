@@ -1,7 +1,7 @@
 // Offline support: precaches the app shell, the runtime (both wasm builds: index.js picks one per browser) and
 // the model (shards listed in model.json) on install; serves same-origin GETs network-first (so rebuilds show at once) and from the cache offline.
-const CACHE = "webinfer-demo-v2";
-const SHELL = ["./", "index.html", "style.css", "app.js", "preprocess.js", "app.webmanifest", "icon.svg", "pkg/index.js", "pkg/probe.js", "pkg/webinfer.js", "pkg/webinfer_bg.wasm", "pkg/webinfer_relaxed_bg.wasm", "model/model.json"];
+const CACHE = "webinfer-demo-v3";
+const SHELL = ["./", "index.html", "style.css", "app.js", "preprocess.js", "app.webmanifest", "icon.svg", "pkg/index.js", "pkg/webinfer.js", "pkg/webinfer_bg.wasm", "pkg/webinfer_relaxed_bg.wasm", "model/model.json"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use webinfer::json::{Attr, DType, Dim};
 use webinfer::model::Analysis;
 use webinfer::tensor::Tensor;
-use webinfer::ModelGraph;
+use webinfer::{Limits, ModelGraph};
 
 use crate::ConvertError;
 
@@ -38,11 +38,11 @@ fn is_output(g: &ModelGraph, name: &str) -> bool {
     g.outputs.iter().any(|o| o.name == name)
 }
 
-/// Runs every pass in order.
-pub fn optimize(g: &mut ModelGraph) -> Result<Vec<String>, ConvertError> {
+/// Runs every pass in order; `limits` bound the plans the constant folder makes.
+pub fn optimize(g: &mut ModelGraph, limits: &Limits) -> Result<Vec<String>, ConvertError> {
     let mut notes = Vec::new();
     prune(g);
-    let probes = match (analyze(g, 2)?, analyze(g, 3)?) {
+    let probes = match (analyze(g, 2, limits)?, analyze(g, 3, limits)?) {
         (Some(a), Some(b)) => Some((a, b)),
         _ => {
             notes.push("constant folding skipped: the model has non-float inputs".to_string());
@@ -64,25 +64,25 @@ pub fn optimize(g: &mut ModelGraph) -> Result<Vec<String>, ConvertError> {
     Ok(notes)
 }
 
-/// Inputs with every symbolic dimension set to `size`.
-fn probe_inputs(g: &ModelGraph, size: usize) -> Option<Vec<Tensor>> {
-    g.inputs
-        .iter()
-        .map(|i| {
-            let shape: Vec<usize> =
-                i.shape.iter().map(|d| if let Dim::Fixed(n) = d { *n as usize } else { size }).collect();
-            let n = shape.iter().product();
-            match i.dtype {
-                DType::Float32 | DType::Float16 => Some(Tensor::f32(shape, vec![0.0; n])),
-                _ => None,
-            }
-        })
-        .collect()
+/// Inputs with every symbolic dimension set to `size`; None where an input is not a float.
+fn probe_inputs(g: &ModelGraph, size: usize, limits: &Limits) -> Result<Option<Vec<Tensor>>, ConvertError> {
+    let mut inputs = Vec::with_capacity(g.inputs.len());
+    for i in &g.inputs {
+        if !matches!(i.dtype, DType::Float32 | DType::Float16) {
+            return Ok(None);
+        }
+        let shape: Vec<usize> =
+            i.shape.iter().map(|d| if let Dim::Fixed(n) = d { *n as usize } else { size }).collect();
+        let n = limits.check_tensor(&shape, &|| format!("graph input {:?}", i.name))?;
+        inputs.push(Tensor::f32(shape, vec![0.0; n]));
+    }
+    Ok(Some(inputs))
 }
 
-fn analyze(g: &ModelGraph, size: usize) -> Result<Option<Analysis>, ConvertError> {
-    let Some(inputs) = probe_inputs(g, size) else { return Ok(None) };
-    let model = webinfer::Model::from_graph(g.clone())?;
+fn analyze(g: &ModelGraph, size: usize, limits: &Limits) -> Result<Option<Analysis>, ConvertError> {
+    let Some(inputs) = probe_inputs(g, size, limits)? else { return Ok(None) };
+    let mut model = webinfer::Model::from_graph(g.clone())?;
+    model.set_limits(*limits);
     Ok(Some(model.analyze(&inputs)?))
 }
 

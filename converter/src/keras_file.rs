@@ -2,7 +2,7 @@
 //! and tf_keras), read with libhdf5. Optimizer state is never read. The layer configs go through the
 //! runtime's Keras translator, as TF.js layers models do.
 
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -75,11 +75,21 @@ pub fn read_h5(path: &Path, source: &str) -> Result<ModelGraph, ConvertError> {
 /// unpacks, so a zip bomb (or a header that lies about its size) stops at the limit.
 pub const MAX_KERAS_JSON_BYTES: u64 = 64 << 20;
 
-/// Reads a Keras 3 `.keras` zip.
-pub fn read_keras(path: &Path, source: &str) -> Result<ModelGraph, ConvertError> {
-    let file = std::fs::File::open(path).map_err(|e| ConvertError::Io(format!("{source}: {e}")))?;
+/// The parts of a Keras 3 `.keras` zip, each read within its byte limit.
+pub struct KerasZip {
+    /// config.json: the model config.
+    pub config: serde_json::Value,
+    /// The Keras version metadata.json records ("3" where it has none).
+    pub keras_version: String,
+    /// model.weights.h5, unread.
+    pub weights_h5: Vec<u8>,
+}
+
+/// Unpacks a `.keras` zip: config.json, metadata.json and model.weights.h5, each bounded (see
+/// [`MAX_KERAS_JSON_BYTES`]); `source` names the file in messages.
+pub fn unzip_keras(reader: impl Read + Seek, source: &str) -> Result<KerasZip, ConvertError> {
     let mut zip =
-        zip::ZipArchive::new(file).map_err(|e| ConvertError::Parse(format!("{source}: not a .keras zip: {e}")))?;
+        zip::ZipArchive::new(reader).map_err(|e| ConvertError::Parse(format!("{source}: not a .keras zip: {e}")))?;
     let limits = webinfer::Limits::default();
     let mut read_entry = |name: &str| -> Result<Vec<u8>, ConvertError> {
         let entry = zip.by_name(name).map_err(|e| ConvertError::Parse(format!("{source}: {name}: {e}")))?;
@@ -102,17 +112,25 @@ pub fn read_keras(path: &Path, source: &str) -> Result<ModelGraph, ConvertError>
     let config = parse_config(&String::from_utf8_lossy(&read_entry("config.json")?), source)?;
     let metadata: serde_json::Value =
         read_entry("metadata.json").ok().and_then(|m| serde_json::from_slice(&m).ok()).unwrap_or_default();
-    let weights_bytes = read_entry("model.weights.h5")?;
+    let weights_h5 = read_entry("model.weights.h5")?;
+    let keras_version = metadata.get("keras_version").and_then(serde_json::Value::as_str).unwrap_or("3").to_string();
+    Ok(KerasZip { config, keras_version, weights_h5 })
+}
+
+/// Reads a Keras 3 `.keras` zip.
+pub fn read_keras(path: &Path, source: &str) -> Result<ModelGraph, ConvertError> {
+    let file = std::fs::File::open(path).map_err(|e| ConvertError::Io(format!("{source}: {e}")))?;
+    let unzipped = unzip_keras(file, source)?;
     let tmp = tempfile::Builder::new()
         .suffix(".weights.h5")
         .tempfile()
         .map_err(|e| ConvertError::Io(format!("temporary file: {e}")))?;
-    std::fs::write(tmp.path(), &weights_bytes)
+    std::fs::write(tmp.path(), &unzipped.weights_h5)
         .map_err(|e| ConvertError::Io(format!("{}: {e}", tmp.path().display())))?;
     let named = read_vars(tmp.path(), source)?;
-    let grouped = keras::group_weights(&config, named);
-    let version = metadata.get("keras_version").and_then(serde_json::Value::as_str).unwrap_or("3");
-    Ok(keras::translate(&config, &grouped, source, format!("Keras {version} (.keras) from {source}"))?)
+    let grouped = keras::group_weights(&unzipped.config, named);
+    let generated_by = format!("Keras {} (.keras) from {source}", unzipped.keras_version);
+    Ok(keras::translate(&unzipped.config, &grouped, source, generated_by)?)
 }
 
 /// Every `layers/<key>/vars/<i>` dataset of a Keras 3 weights file.

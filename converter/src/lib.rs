@@ -1,6 +1,7 @@
 //! The webinfer converter: front-ends lower source models into the IR; the writer emits model.json plus
 //! weight shards. The `webinfer` binary (main.rs) is a thin CLI over this library.
 
+pub mod fuzzing;
 pub mod ir;
 #[cfg(feature = "hdf5")]
 pub mod keras_file;
@@ -55,6 +56,8 @@ pub struct ConvertOptions {
     pub shard_size: usize,
     /// For SavedModels: the signature to convert (`serving_default` when absent).
     pub signature: Option<String>,
+    /// Bounds on the plans conversion makes while folding constants.
+    pub limits: webinfer::Limits,
 }
 
 impl Default for ConvertOptions {
@@ -65,6 +68,7 @@ impl Default for ConvertOptions {
             quantize_only: Vec::new(),
             shard_size: DEFAULT_SHARD_SIZE,
             signature: None,
+            limits: webinfer::Limits::default(),
         }
     }
 }
@@ -168,7 +172,7 @@ pub fn convert_onnx(
 
 /// Optimizes an IR graph and encodes it with its weights.
 pub fn finish(mut ir: ModelGraph, options: &ConvertOptions) -> Result<Converted, ConvertError> {
-    let notes = ir::optimize(&mut ir)?;
+    let notes = ir::optimize(&mut ir, &options.limits)?;
     let mut order: Vec<&str> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for node in &ir.nodes {

@@ -214,6 +214,7 @@ fn convert(input: &Path, out_dir: &Path, args: ConvertArgs) -> Result<(), Conver
         quantize_only,
         shard_size,
         signature,
+        ..ConvertOptions::default()
     };
     let size = std::fs::metadata(input).map(|m| m.len()).unwrap_or(0);
     let bar = (size > 32 << 20).then(|| {

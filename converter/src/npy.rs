@@ -9,14 +9,42 @@ use crate::ConvertError;
 
 /// Reads a .npy file (float16/32/64, signed/unsigned integers, bool) as a tensor.
 pub fn read(path: &Path) -> Result<Tensor, ConvertError> {
-    let err = |e: &dyn std::fmt::Display| ConvertError::Io(format!("{}: {e}", path.display()));
-    let bytes = std::fs::read(path).map_err(|e| err(&e))?;
+    let bytes = std::fs::read(path).map_err(|e| ConvertError::Io(format!("{}: {e}", path.display())))?;
+    read_bytes(&bytes, &path.display().to_string())
+}
+
+/// Decodes .npy bytes (see [`read`]); `source` names them in messages.
+pub fn read_bytes(bytes: &[u8], source: &str) -> Result<Tensor, ConvertError> {
+    let err = |e: &dyn std::fmt::Display| ConvertError::Io(format!("{source}: {e}"));
+    if let Some(end) = declared_header_bytes(bytes) {
+        if end > bytes.len() as u64 {
+            return Err(err(&format!("the header declares {end} bytes, more than the file's {} bytes", bytes.len())));
+        }
+        let header = &bytes[..end as usize];
+        if header.contains(&b'[') {
+            return Err(err(&"structured arrays are not supported"));
+        }
+        let count = |c: u8| header.iter().filter(|&&b| b == c).count();
+        if count(b'(') > 1 || count(b'{') > 1 {
+            return Err(err(&"the header is not one dict with a flat shape tuple"));
+        }
+    }
     let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| err(&format!("not a .npy file ({e})")))?;
     if npy.order() == npyz::Order::Fortran {
         return Err(err(&"Fortran-ordered arrays are not supported; save with np.ascontiguousarray"));
     }
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     let DType::Plain(ts) = npy.dtype() else { return Err(err(&"structured arrays are not supported")) };
+    let declared = webinfer::limits::elements(npy.shape().iter().copied())
+        .and_then(|n| n.checked_mul(ts.num_bytes().unwrap_or(1) as u64));
+    if declared.is_none_or(|b| b > bytes.len() as u64) {
+        return Err(err(&format!(
+            "the header declares shape {:?} of {} bytes per element, more than the file's {} bytes hold",
+            npy.shape(),
+            ts.num_bytes().unwrap_or(1),
+            bytes.len()
+        )));
+    }
     let tensor = match (ts.type_char(), ts.size_field()) {
         (TypeChar::Float, 4) => Tensor::f32(shape, npy.into_vec::<f32>().map_err(|e| err(&e))?),
         (TypeChar::Float, 8) => {
@@ -51,6 +79,17 @@ pub fn read(path: &Path) -> Result<Tensor, ConvertError> {
         (c, s) => return Err(err(&format!("unsupported dtype {c:?}{s}"))),
     };
     Ok(tensor)
+}
+
+/// The end of the header a .npy file declares (magic, version, length field and header), which npyz allocates
+/// before reading; None where the bytes are not a .npy preamble.
+fn declared_header_bytes(bytes: &[u8]) -> Option<u64> {
+    let rest = bytes.strip_prefix(b"\x93NUMPY")?;
+    match *rest {
+        [1, _, a, b, ..] => Some(10 + u64::from(u16::from_le_bytes([a, b]))),
+        [2 | 3, _, a, b, c, d, ..] => Some(12 + u64::from(u32::from_le_bytes([a, b, c, d]))),
+        _ => None,
+    }
 }
 
 /// Writes a tensor as .npy (float32 or int64).

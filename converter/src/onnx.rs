@@ -68,7 +68,9 @@ pub fn tensor_from_proto(t: &pb::TensorProto) -> Result<Tensor, ConvertError> {
         )));
     }
     let shape: Vec<usize> = t.dims.iter().map(|&d| d.max(0) as usize).collect();
-    let n: usize = shape.iter().product();
+    let n = webinfer::limits::elements(shape.iter().map(|&d| d as u64))
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| ConvertError::Parse(format!("tensor {name:?}: shape {shape:?} has more than 2^64 elements")))?;
     let dt = DataType::try_from(t.data_type()).unwrap_or(DataType::Undefined);
     let raw = t.raw_data.as_deref().filter(|r| !r.is_empty());
     let bad =
@@ -172,7 +174,10 @@ fn attr_of(a: &pb::AttributeProto, node: &str) -> Result<Option<Attr>, ConvertEr
         T::Floats => Attr::Floats(a.floats.clone()),
         T::Strings => Attr::Strings(a.strings.iter().map(|s| utf8(s)).collect()),
         T::Tensor => {
-            let t = tensor_from_proto(a.t.as_ref().expect("tensor attribute holds a tensor"))?;
+            let t = a.t.as_ref().ok_or_else(|| {
+                ConvertError::Parse(format!("node {node:?}: tensor attribute {:?} holds no tensor", a.name()))
+            })?;
+            let t = tensor_from_proto(t)?;
             if t.len() != 1 {
                 return Err(ConvertError::Unsupported(format!(
                     "node {node:?}: attribute {:?} holds a {}-element tensor",
@@ -246,7 +251,10 @@ pub fn lower(model: &pb::ModelProto, source: &str) -> Result<ModelGraph, Convert
             });
         }
         if op == "Constant" {
-            ir.weights.insert(node.output[0].clone(), Arc::new(constant_value(node, &name)?));
+            let Some(output) = node.output.first() else {
+                return Err(ConvertError::Parse(format!("{source}: Constant node {name:?} has no output")));
+            };
+            ir.weights.insert(output.clone(), Arc::new(constant_value(node, &name)?));
             continue;
         }
         let mut attrs = BTreeMap::new();

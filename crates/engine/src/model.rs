@@ -158,27 +158,34 @@ impl Model {
     /// Plans and runs once on zeros with every symbolic dimension set to 1, so the first real prediction
     /// of that shape does no graph work. Models with integer inputs (plan-time values) are left alone.
     pub fn warm_up(&mut self) -> Result<(), Error> {
+        for (i, shape) in self.inputs.iter().zip(self.warm_up_shapes()) {
+            self.limits.check_tensor(&shape, &|| format!("graph input {:?} at batch 1", i.name))?;
+        }
         match self.warm_up_inputs() {
             Some(inputs) => self.predict(&inputs).map(|_| ()),
             None => Ok(()),
         }
     }
 
+    fn warm_up_shapes(&self) -> impl Iterator<Item = Vec<usize>> + '_ {
+        self.inputs
+            .iter()
+            .map(|i| i.shape.iter().map(|d| if let Dim::Fixed(n) = d { *n as usize } else { 1 }).collect())
+    }
+
     /// Zeros for every input with symbolic dimensions set to 1; None when an input is an integer
-    /// (a plan-time value there is no sensible default for).
+    /// (a plan-time value there is no sensible default for) or over the limits.
     pub fn warm_up_inputs(&self) -> Option<Vec<Tensor>> {
         self.inputs
             .iter()
-            .map(|i| {
-                let shape: Vec<usize> =
-                    i.shape.iter().map(|d| if let Dim::Fixed(n) = d { *n as usize } else { 1 }).collect();
-                let n = shape.iter().product();
+            .zip(self.warm_up_shapes())
+            .map(|(i, shape)| {
+                let n = self.limits.check_tensor(&shape, &String::new).ok()?;
                 matches!(i.dtype, DType::Float32 | DType::Float16).then(|| Tensor::f32(shape, vec![0.0; n]))
             })
             .collect()
     }
 
-    /// Runs with named inputs (any order).
     pub fn predict_named(&mut self, named: Vec<(String, Tensor)>) -> Result<Vec<Tensor>, Error> {
         let inputs = self.order_by_name(named)?;
         self.predict(&inputs)

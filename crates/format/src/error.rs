@@ -35,6 +35,12 @@ pub enum Error {
     /// The GPU device went away (driver reset, GPU crash, tab backgrounded too long).
     #[error("{0}")]
     DeviceLost(String),
+    /// The caller's `AbortSignal` aborted a load.
+    #[error("{0}")]
+    Aborted(String),
+    /// A request took longer than the load's `timeoutMs`.
+    #[error("{0}")]
+    Timeout(String),
 }
 
 /// `; supported ops: A, B, …`, or nothing for an empty list.
@@ -64,6 +70,8 @@ impl Error {
             Error::Io(_) => "IoError",
             Error::Gpu(_) => "GpuError",
             Error::DeviceLost(_) => "DeviceLostError",
+            Error::Aborted(_) => "AbortError",
+            Error::Timeout(_) => "TimeoutError",
         }
     }
 
@@ -79,6 +87,8 @@ impl Error {
         "IoError",
         "GpuError",
         "DeviceLostError",
+        "AbortError",
+        "TimeoutError",
     ];
 }
 
@@ -99,6 +109,8 @@ mod tests {
             Error::Io(String::new()),
             Error::Gpu(String::new()),
             Error::DeviceLost(String::new()),
+            Error::Aborted(String::new()),
+            Error::Timeout(String::new()),
         ];
         let names: Vec<&str> = samples.iter().map(Error::name).collect();
         assert_eq!(names, Error::NAMES);

@@ -347,8 +347,8 @@ impl Builder {
         let v = self.value(x)?.clone();
         let (physical, axis) = match (v.nchw, v.rank) {
             (true, _) => {
-                let a = if axis < 0 { axis + 4 } else { axis };
-                (v.physical, nchw_axis(a as usize) as i64)
+                let a = webinfer_format::tensor::normalize_axis(axis, 4, &format!("Softmax {name:?}"))?;
+                (v.physical, nchw_axis(a) as i64)
             }
             _ => (v.physical, axis),
         };
@@ -586,7 +586,7 @@ impl Builder {
         let all_nchw = rank == Some(4) && parts.iter().all(|p| self.is_nchw(p) || self.constant_of(p).is_some());
         let any_nchw = parts.iter().any(|p| self.is_nchw(p));
         if all_nchw && any_nchw {
-            let a = if axis < 0 { axis + 4 } else { axis } as usize;
+            let a = webinfer_format::tensor::normalize_axis(axis, 4, &format!("Concat {name:?} axis"))?;
             let inputs = parts.iter().map(|p| self.nchw(p, "Concat", name)).collect::<Result<Vec<_>, _>>()?;
             let out = self.node(name, "Concat", inputs, vec![("axis", Attr::Int(nchw_axis(a) as i64))]);
             self.define(id, out, Some(4), true);
@@ -630,7 +630,7 @@ impl Builder {
             }
             None => axes.iter().map(|&a| a as usize).collect(),
         };
-        let out_rank = rank.map(|r| if keep_dims { r } else { r - norm.len() });
+        let out_rank = rank.map(|r| if keep_dims { r } else { r.saturating_sub(norm.len()) });
         if self.is_nchw(x) {
             let kept: Vec<i64> = TO_NCHW.iter().copied().filter(|a| !norm.contains(&(*a as usize))).collect();
             if keep_dims || kept.windows(2).all(|w| w[0] < w[1]) {

@@ -201,6 +201,13 @@ impl Ctx<'_> {
         self.b.constant_of(&id).ok_or_else(|| self.err(node, format!("{what} ({id:?}) must be a constant")))
     }
 
+    fn const_scalar(&self, node: &TfNode, i: usize, what: &str) -> Result<i64, Error> {
+        match self.const_input(node, i, what)?.to_i64s()[..] {
+            [v] => Ok(v),
+            ref v => Err(self.err(node, format!("{what} must be one integer, got {} values", v.len()))),
+        }
+    }
+
     fn const_floats(&self, node: &TfNode, i: usize, what: &str) -> Result<Vec<f32>, Error> {
         Ok(self.const_input(node, i, what)?.to_f32s())
     }
@@ -380,7 +387,7 @@ impl Ctx<'_> {
                 let (attrs, out_rank) = if axes.is_empty() {
                     (vec![], None)
                 } else {
-                    (vec![("axes", Attr::Ints(axes.clone()))], rank.map(|r| r - axes.len()))
+                    (vec![("axes", Attr::Ints(axes.clone()))], rank.map(|r| r.saturating_sub(axes.len())))
                 };
                 let out = self.b.node(name, "Squeeze", vec![xp], attrs);
                 self.b.define(&id, out, out_rank, false);
@@ -395,7 +402,10 @@ impl Ctx<'_> {
             }
             "ConcatV2" => {
                 let n = node.data_inputs().count();
-                let axis = self.const_input(node, n - 1, "axis")?.to_i64s()[0];
+                if n < 2 {
+                    return Err(self.err(node, format!("ConcatV2 needs its parts and an axis, got {n} input(s)")));
+                }
+                let axis = self.const_scalar(node, n - 1, "axis")?;
                 let parts: Vec<String> = (0..n - 1).map(|i| self.input(node, i)).collect::<Result<_, _>>()?;
                 self.b.concat(&id, name, &parts, axis)?;
             }

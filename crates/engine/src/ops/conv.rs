@@ -310,6 +310,9 @@ pub(crate) fn window_attrs(
     if strides.len() != nd || dil.len() != nd || pads.len() != 2 * nd || kernel_shape.len() != nd {
         return Err(op_err(node, format!("strides/dilations/pads/kernel do not match {nd} spatial dims")));
     }
+    if spatial.iter().chain(kernel_shape).any(|&d| d == 0) {
+        return Err(op_err(node, format!("empty window: spatial dims {spatial:?}, kernel {kernel_shape:?}")));
+    }
     let auto_pad = node.string("auto_pad").unwrap_or("NOTSET");
     let mut axes = Vec::new();
     for d in 0..nd {
@@ -354,6 +357,7 @@ pub(crate) fn plan_conv(node: &Node, inputs: &[Input]) -> Result<Planned, Error>
     let ks: Vec<usize> = w[2..].to_vec();
     let (win, _, _) = window_attrs(node, &x[2..], &ks, false)?;
     let act = fused_activation(node)?;
+    check_bias(node, inputs, c_out)?;
     let bias = if node.input(2).is_some() { const_f32(node, inputs, 2) } else { Some(vec![0.0; c_out]) };
     let out = out_spatial(n, c_out, &win, x.len() - 2);
     let geometry = ConvGeometry { n, c_in, c_out, group, win };
@@ -373,6 +377,16 @@ pub(crate) fn plan_conv(node: &Node, inputs: &[Input]) -> Result<Planned, Error>
     }
 }
 
+/// A bias (input 2), where given, holds one value per output channel.
+fn check_bias(node: &Node, inputs: &[Input], c_out: usize) -> Result<(), Error> {
+    match (node.input(2), inputs.get(2)) {
+        (Some(_), Some(b)) if b.shape.iter().product::<usize>() != c_out => {
+            Err(op_err(node, format!("bias of shape {:?} for {c_out} output channels", b.shape)))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// ConvTranspose (1-D and 2-D).
 pub(crate) fn plan_conv_transpose(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
     need(node, inputs, 2)?;
@@ -386,12 +400,33 @@ pub(crate) fn plan_conv_transpose(node: &Node, inputs: &[Input]) -> Result<Plann
     if w[0] != c_in {
         return Err(op_err(node, format!("weight {w:?} does not match {c_in} input channels")));
     }
+    if c_out == 0 || (group > 1 && c_in % group != 0) {
+        return Err(op_err(node, format!("weight {w:?} does not fit {c_in} input channels in {group} groups")));
+    }
+    check_bias(node, inputs, c_out)?;
     let get =
         |key: &str, d: usize| -> Vec<i64> { node.ints(key).map(<[i64]>::to_vec).unwrap_or_else(|| vec![d as i64; nd]) };
     let (strides, dil, outpad) = (get("strides", 1), get("dilations", 1), get("output_padding", 0));
     let pads = node.ints("pads").map(<[i64]>::to_vec).unwrap_or_else(|| vec![0; 2 * nd]);
     let auto_pad = node.string("auto_pad").unwrap_or("NOTSET");
-    let out_shape = node.ints("output_shape").map(|v| v[v.len() - nd..].to_vec());
+    let out_shape = node.ints("output_shape").map(<[i64]>::to_vec);
+    if strides.len() != nd
+        || dil.len() != nd
+        || outpad.len() != nd
+        || pads.len() != 2 * nd
+        || out_shape.as_ref().is_some_and(|o| o.len() < nd)
+        || strides.iter().chain(&dil).any(|&v| !(1..=1 << 16).contains(&v))
+        || outpad.iter().chain(&pads).any(|&v| !(0..=1 << 16).contains(&v))
+    {
+        return Err(op_err(
+            node,
+            format!(
+                "strides {strides:?}, dilations {dil:?}, output_padding {outpad:?}, pads {pads:?} or output_shape \
+                 {out_shape:?} do not fit {nd} spatial dims"
+            ),
+        ));
+    }
+    let out_shape = out_shape.map(|v| v[v.len() - nd..].to_vec());
     let mut begin = vec![0usize; nd];
     let mut outs = vec![0usize; nd];
     for d in 0..nd {

@@ -293,7 +293,7 @@ impl Broadcast {
         let na: usize = a.iter().product();
         let nb: usize = b.iter().product();
         let n: usize = out.iter().product();
-        let kind = if na == n && nb == n && a == b {
+        let kind = if n == 0 || (na == n && nb == n && a == b) {
             BroadcastKind::Same
         } else if na == 1 && nb == n {
             BroadcastKind::ScalarA

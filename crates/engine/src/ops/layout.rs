@@ -163,6 +163,10 @@ pub fn expand(shape: &[usize], target: &[i64]) -> Result<(IndexMap, Vec<usize>),
 
 /// The map reading `shape` broadcast to `out`.
 pub fn broadcast_to(shape: &[usize], out: &[usize]) -> Result<IndexMap, Error> {
+    let offset = out.len().checked_sub(shape.len());
+    if offset.is_none_or(|o| shape.iter().zip(&out[o..]).any(|(&s, &d)| s != 1 && s != d)) {
+        return Err(Error::Shape(format!("cannot broadcast {shape:?} to {out:?}")));
+    }
     let bs = crate::tensor::broadcast_strides(shape, out);
     let map = index_map(out, |i| Some(i.iter().zip(&bs).map(|(a, b)| a * b).sum()))?;
     Ok(IndexMap { map, pad: 0.0 })

@@ -56,8 +56,8 @@ pub fn normalize_groups(
         for (i, (o, &v)) in dst.iter_mut().zip(src).enumerate() {
             let norm = ((v as f64 - mean) * inv) as f32;
             let p = if per_element { i % channels } else { g % channels };
-            let s = if scale.is_empty() { 1.0 } else { scale[p] };
-            let b = if bias.is_empty() { 0.0 } else { bias[p] };
+            let s = scale.get(p).copied().unwrap_or(1.0);
+            let b = bias.get(p).copied().unwrap_or(0.0);
             *o = norm * s + b;
         }
     }
@@ -97,6 +97,25 @@ pub fn softmax(x: &[f32], out: &mut [f32], outer: usize, len: usize, inner: usiz
     }
 }
 
+/// Inputs `params` hold one value per channel each.
+fn check_channel_params(
+    node: &Node,
+    inputs: &[Input],
+    params: std::ops::Range<usize>,
+    channels: usize,
+) -> Result<(), Error> {
+    for i in params {
+        let shape = inputs[i].shape;
+        if shape.iter().product::<usize>() != channels {
+            return Err(op_err(
+                node,
+                format!("input {i} has shape {shape:?}, not one value for each of {channels} channels"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// BatchNormalization (inference): a per-channel affine when its parameters are constant.
 pub(crate) fn plan_batchnorm(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
     let x = inputs.first().map(|i| i.shape).unwrap_or(&[]);
@@ -104,6 +123,7 @@ pub(crate) fn plan_batchnorm(node: &Node, inputs: &[Input]) -> Result<Planned, E
     if x.len() < 2 {
         return Err(op_err(node, format!("expects rank >= 2, got {x:?}")));
     }
+    check_channel_params(node, inputs, 1..5, x[1])?;
     let inner: usize = x[2..].iter().product();
     let eps = node.float("epsilon", 1e-5);
     let out_shapes = vec![x.to_vec()];
@@ -120,6 +140,10 @@ pub(crate) fn plan_batchnorm(node: &Node, inputs: &[Input]) -> Result<Planned, E
 pub(crate) fn plan_instance_norm(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
     let x = inputs.first().map(|i| i.shape).unwrap_or(&[]);
     need(node, inputs, 3)?;
+    if x.len() < 3 {
+        return Err(op_err(node, format!("expects rank >= 3, got {x:?}")));
+    }
+    check_channel_params(node, inputs, 1..3, x[1])?;
     let inner = x[2..].iter().product();
     let eps = node.float("epsilon", 1e-5);
     let sb = const_f32(node, inputs, 1).zip(const_f32(node, inputs, 2));
