@@ -10,7 +10,7 @@ TF_VENV ?= $(CURDIR)/.venv-tf
 # The browser suites build with the test hooks (`testing`: simulateDeviceLoss, benchMatmul); the shipped package never does.
 BROWSER_TEST = WASM_BINDGEN_TEST_TIMEOUT=180 cargo test --release --target wasm32-unknown-unknown -p webinfer --features testing --test web
 
-.PHONY: all bootstrap build pkg bench-pkg test-root-commands test-doc-commands www-pkg demo-model demo test test-native test-chromium test-firefox test-page test-bench-smoke lint bench bench-models bench-cpu bench-convert bundle-size interop-fixtures clean
+.PHONY: all bootstrap build pkg fuzz-smoke bench-pkg test-root-commands test-doc-commands www-pkg demo-model demo test test-native test-chromium test-firefox test-page test-bench-smoke lint bench bench-models bench-cpu bench-convert bundle-size interop-fixtures clean
 
 all: build
 
@@ -39,7 +39,7 @@ www-pkg: pkg
 demo: www-pkg demo-model
 	python3 tools/serve.py --dir www --port $(PORT)
 
-test: bootstrap test-root-commands test-native test-chromium test-firefox test-page test-bench-smoke test-doc-commands lint
+test: bootstrap test-root-commands test-native fuzz-smoke test-chromium test-firefox test-page test-bench-smoke test-doc-commands lint
 	@echo "make test: all suites passed"
 
 # What a new user types at the root, bare: a workspace member that cannot build for wasm32 must never break these.
@@ -55,6 +55,10 @@ test-doc-commands: bootstrap
 
 test-native:
 	WEBINFER_EXPECT_WEBGPU=1 cargo test --workspace
+
+# Every cargo-fuzz target (fuzz/) for 20 s, seeded from the committed fixtures: a crash fails it (tools/fuzz.sh).
+fuzz-smoke: bootstrap
+	./tools/fuzz.sh smoke 20
 
 test-chromium:
 	WEBINFER_EXPECT_WEBGPU=1 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_WEBDRIVER_JSON=$(CURDIR)/tools/webdriver.json $(BROWSER_TEST)

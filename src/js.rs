@@ -232,9 +232,11 @@ pub fn simd_build() -> String {
     if cfg!(target_feature = "relaxed-simd") { "relaxed-simd" } else { "simd128" }.to_string()
 }
 
+/// A panic (a bug: bad input gets an error, never a panic) is logged to the console as `webinfer panicked at
+/// file:line:col: message` before the wasm traps.
 #[wasm_bindgen(start)]
 fn start() {
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(|info| console_log("error", &format!("webinfer {info}"))));
 }
 
 /// A loaded model.
@@ -285,9 +287,14 @@ impl Shared {
 }
 
 fn console_warn(msg: &str) {
+    console_log("warn", msg);
+}
+
+/// `console[level](msg)`.
+fn console_log(level: &str, msg: &str) {
     let console = get(&js_sys::global(), "console");
-    if let Ok(warn) = get(&console, "warn").dyn_into::<Function>() {
-        let _ = warn.call1(&console, &JsValue::from_str(msg));
+    if let Ok(log) = get(&console, level).dyn_into::<Function>() {
+        let _ = log.call1(&console, &JsValue::from_str(msg));
     }
 }
 
@@ -336,41 +343,33 @@ struct LoadSignal {
 
 impl LoadSignal {
     fn new(options: &LoadOptions) -> Self {
-        let controller = get(&js_sys::global(), "AbortController")
-            .dyn_into::<Function>()
-            .ok()
-            .and_then(|c| Reflect::construct(&c, &Array::new()).ok())
-            .unwrap_or(JsValue::UNDEFINED);
+        let constructor: Function = get(&js_sys::global(), "AbortController").unchecked_into();
+        let controller = Reflect::construct(&constructor, &Array::new()).unwrap_or_default();
         let caller = if options.signal.is_object() { options.signal.clone() } else { JsValue::UNDEFINED };
         LoadSignal { controller, caller, timeout_ms: options.timeout_ms.filter(|ms| *ms > 0.0) }
     }
 
     /// `init` with the signal for one request (its timeout starts now).
+    #[inline(never)]
     fn request_init(&self, init: &JsValue) -> JsValue {
         let abort_signal = get(&js_sys::global(), "AbortSignal");
-        let signals = Array::new();
-        for signal in [get(&self.controller, "signal"), self.caller.clone()] {
-            if signal.is_object() {
-                signals.push(&signal);
-            }
-        }
-        if let (Some(ms), Ok(timeout)) = (self.timeout_ms, get(&abort_signal, "timeout").dyn_into::<Function>()) {
-            if let Ok(signal) = timeout.call1(&abort_signal, &JsValue::from_f64(ms)) {
-                signals.push(&signal);
-            }
-        }
-        let signal = match get(&abort_signal, "any").dyn_into::<Function>() {
-            Ok(any) if signals.length() > 1 => any.call1(&abort_signal, &signals).unwrap_or_else(|_| signals.get(0)),
-            _ => signals.get(0),
+        let call = |name: &str, arg: &JsValue| {
+            get(&abort_signal, name).unchecked_into::<Function>().call1(&abort_signal, arg).unwrap_or_default()
         };
-        let init = Object::assign(&Object::new(), &init.clone().dyn_into().unwrap_or_default());
-        if signal.is_object() {
-            let _ = Reflect::set(&init, &JsValue::from_str("signal"), &signal);
+        let signals = Array::of1(&get(&self.controller, "signal"));
+        if self.caller.is_object() {
+            signals.push(&self.caller);
         }
+        if let Some(ms) = self.timeout_ms {
+            signals.push(&call("timeout", &JsValue::from_f64(ms)));
+        }
+        let init = Object::assign(&Object::new(), init.unchecked_ref());
+        let _ = Reflect::set(&init, &JsValue::from_str("signal"), &call("any", &signals));
         init.into()
     }
 
     /// An AbortError once the caller's signal has aborted.
+    #[inline(never)]
     fn check(&self, url: &str) -> Result<(), Error> {
         if get(&self.caller, "aborted").as_bool() == Some(true) {
             let reason = get(&self.caller, "reason");
@@ -381,6 +380,7 @@ impl LoadSignal {
     }
 
     /// The error for a failed request: an abort or timeout by this signal, else `what`'s kind.
+    #[inline(never)]
     fn request_error(&self, what: Fetched<'_>, url: &str, doing: &str, e: &JsValue) -> Error {
         let named = |error: fn(String) -> Error, msg: String| match what {
             Fetched::ModelJson => error(msg),
@@ -389,7 +389,7 @@ impl LoadSignal {
         match get(e, "name").as_string().as_deref() {
             Some("TimeoutError") if get(&self.caller, "aborted").as_bool() != Some(true) => named(
                 Error::Timeout,
-                format!("{doing} {url} took longer than {} ms (timeoutMs)", self.timeout_ms.unwrap_or(0.0)),
+                format!("{doing} {url} took longer than {:.0} ms (timeoutMs)", self.timeout_ms.unwrap_or(0.0)),
             ),
             Some("AbortError" | "TimeoutError") if self.check(url).is_err() => {
                 named(Error::Aborted, format!("{doing} {url} was aborted: {}", describe(e)))
@@ -399,6 +399,7 @@ impl LoadSignal {
     }
 
     /// Cancels every request of the load still running.
+    #[inline(never)]
     fn cancel(&self) {
         if let Ok(abort) = get(&self.controller, "abort").dyn_into::<Function>() {
             let _ = abort.call0(&self.controller);
@@ -582,11 +583,13 @@ impl Model {
             Ok((inner, size, model_json)) => Model::with_backend(inner, size as f64, &model_json, &options).await,
             Err(e) => Err(js_error(e)),
         };
-        if model.is_err() {
-            signal.cancel();
+        match model {
+            Ok(model) => signal.check(&url).map(|()| model).map_err(js_error),
+            Err(e) => {
+                signal.cancel();
+                Err(e)
+            }
         }
-        signal.check(&url).map_err(js_error)?;
-        model
     }
 
     /// Builds a model from bytes the caller already has: model.json (string or bytes) and the shards in

@@ -364,14 +364,24 @@ impl GpuModel {
     }
 }
 
+/// The readback buffer is destroyed with the prediction, read or not: dropping a buffer's handle alone leaves the
+/// browser's GPUBuffer to the garbage collector, one per prediction.
+impl Drop for PendingPrediction {
+    fn drop(&mut self) {
+        if let Some(staging) = &self.staging {
+            staging.destroy();
+        }
+    }
+}
+
 impl PendingPrediction {
     /// Waits for the GPU and reads the outputs back (asynchronously on the web).
-    pub async fn outputs(self) -> Result<Vec<Tensor>, Error> {
+    pub async fn outputs(mut self) -> Result<Vec<Tensor>, Error> {
         #[cfg(not(target_arch = "wasm32"))]
         if self.staging.is_some() {
             let _ = self.gpu.device.poll(wgpu::PollType::wait_indefinitely());
         }
-        let mapped = self.mapped.await.map_err(|_| Error::DeviceLost("the GPU dropped a readback".into()))?;
+        let mapped = (&mut self.mapped).await.map_err(|_| Error::DeviceLost("the GPU dropped a readback".into()))?;
         if let Err(e) = mapped {
             self.gpu.check()?;
             return Err(Error::Gpu(format!("reading outputs back failed: {e}")));
@@ -390,8 +400,7 @@ impl PendingPrediction {
             }
             None => Vec::new(),
         };
-        Ok(self
-            .outputs
+        Ok(std::mem::take(&mut self.outputs)
             .into_iter()
             .map(|o| match o {
                 PendingOutput::Known(t) => t,

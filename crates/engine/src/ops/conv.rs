@@ -418,13 +418,7 @@ pub(crate) fn plan_conv_transpose(node: &Node, inputs: &[Input]) -> Result<Plann
         || strides.iter().chain(&dil).any(|&v| !(1..=1 << 16).contains(&v))
         || outpad.iter().chain(&pads).any(|&v| !(0..=1 << 16).contains(&v))
     {
-        return Err(op_err(
-            node,
-            format!(
-                "strides {strides:?}, dilations {dil:?}, output_padding {outpad:?}, pads {pads:?} or output_shape \
-                 {out_shape:?} do not fit {nd} spatial dims"
-            ),
-        ));
+        return Err(op_err(node, format!("strides, dilations, pads or output_shape do not fit {nd} spatial dims")));
     }
     let out_shape = out_shape.map(|v| v[v.len() - nd..].to_vec());
     let mut begin = vec![0usize; nd];

@@ -298,6 +298,9 @@ pub fn reshape_shape(shape: &[usize], target: &[i64], allowzero: bool) -> Result
 pub fn concat_shape(shapes: &[&[usize]], axis: i64) -> Result<(Vec<usize>, usize, Vec<usize>), Error> {
     let first = shapes.first().ok_or_else(|| Error::Shape("Concat needs at least one input".into()))?;
     let rank = first.len();
+    if rank == 0 {
+        return Err(Error::Shape("Concat cannot join scalars (rank-0 inputs)".into()));
+    }
     let axis = normalize_axis(axis, rank, "Concat")?;
     let mut out = first.to_vec();
     out[axis] = 0;
