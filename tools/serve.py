@@ -25,6 +25,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
         self.send_header("Cross-Origin-Resource-Policy", "same-origin")
         self.send_header("Cache-Control", "no-cache")
+        if self.server.csp:
+            self.send_header("Content-Security-Policy", self.server.csp)
         super().end_headers()
 
     def log_message(self, fmt, *args):
@@ -38,11 +40,13 @@ def main():
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--csp", default="", help="a Content-Security-Policy header to send with every response")
     args = parser.parse_args()
     if not os.path.isdir(args.dir):
         parser.error(f"--dir {args.dir}: no such directory")
     server = http.server.ThreadingHTTPServer((args.host, args.port), functools.partial(Handler, directory=args.dir))
     server.quiet = args.quiet
+    server.csp = args.csp
     print(f"webinfer demo: http://localhost:{server.server_address[1]}/  (serving {args.dir}/, Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()

@@ -10,11 +10,13 @@ export const ROOT = new URL("../../", import.meta.url).pathname;
 export const OUT_DIR = join(ROOT, "tests/out");
 
 /**
- * Starts the static server on an ephemeral port; resolves to { url, stop }. The server's stdout stays attached and
+ * Starts the static server on an ephemeral port (with a Content-Security-Policy header when `csp` is given);
+ * resolves to { url, stop }. The server's stdout stays attached and
  * drained for its whole life: closing the pipe after reading the address line would kill it on its next write.
  */
-export async function serve(dir = "www") {
-  const proc = spawn("python3", ["tools/serve.py", "--dir", dir, "--port", "0", "--quiet"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+export async function serve(dir = "www", { csp } = {}) {
+  const extra = csp ? ["--csp", csp] : [];
+  const proc = spawn("python3", ["tools/serve.py", "--dir", dir, "--port", "0", "--quiet", ...extra], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let stopping = false;
   // Until the server is up its stderr is kept for the rejection (a server that cannot start says why there, and
   // the caller decides whether that is an error); afterwards it goes to ours.
