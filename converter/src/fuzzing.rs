@@ -6,8 +6,11 @@ use webinfer::{Limits, Model, ModelGraph};
 
 use crate::{finish, ConvertOptions};
 
+/// A fuzz entry point: the outcome for one input, with the error's message.
+pub type Entry = fn(&[u8]) -> Result<(), String>;
+
 /// The fuzz targets, by the name of their `fuzz/fuzz_targets/*.rs` file and corpus directory.
-pub const TARGETS: [(&str, fn(&[u8]) -> Result<(), String>); 6] = [
+pub const TARGETS: [(&str, Entry); 6] = [
     ("model_json", model_json),
     ("shards", shards),
     ("onnx", onnx),

@@ -29,7 +29,7 @@ pub fn read_bytes(bytes: &[u8], source: &str) -> Result<Tensor, ConvertError> {
             return Err(err(&"the header is not one dict with a flat shape tuple"));
         }
     }
-    let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| err(&format!("not a .npy file ({e})")))?;
+    let npy = npyz::NpyFile::new(bytes).map_err(|e| err(&format!("not a .npy file ({e})")))?;
     if npy.order() == npyz::Order::Fortran {
         return Err(err(&"Fortran-ordered arrays are not supported; save with np.ascontiguousarray"));
     }

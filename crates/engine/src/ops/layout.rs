@@ -221,9 +221,9 @@ pub fn pad(
     }
     let out: Vec<usize> = (0..rank)
         .map(|d| {
-            let v = shape[d] as i64 + begin[d] + end[d];
+            let v = (shape[d] as i64).checked_add(begin[d]).and_then(|v| v.checked_add(end[d])).unwrap_or(-1);
             if v < 0 {
-                Err(Error::Shape(format!("pads {pads:?} crop axis {d} of size {} below zero", shape[d])))
+                Err(Error::Shape(format!("pads {pads:?} take axis {d} of size {} below zero or past 2^63", shape[d])))
             } else {
                 Ok(v as usize)
             }
