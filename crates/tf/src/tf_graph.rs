@@ -608,21 +608,25 @@ impl Ctx<'_> {
         }
         let (bm, em, sm) = (node.int("begin_mask", 0), node.int("end_mask", 0), node.int("shrink_axis_mask", 0));
         let n = begin.len();
+        if end.len() != n {
+            return Err(self.err(node, format!("begin has {n} values and end {}", end.len())));
+        }
+        let bit = |mask: i64, i: usize| mask.checked_shr(i as u32).unwrap_or(0) & 1 == 1;
         let mut starts = Vec::with_capacity(n);
         let mut ends = Vec::with_capacity(n);
         let mut shrink = Vec::new();
         for i in 0..n {
             let step = strides.get(i).copied().unwrap_or(1);
             let (lo, hi) = if step > 0 { (0, i64::MAX) } else { (i64::MAX, i64::MIN) };
-            let s = if bm >> i & 1 == 1 { lo } else { begin[i] };
-            let e = if sm >> i & 1 == 1 {
+            let s = if bit(bm, i) { lo } else { begin[i] };
+            let e = if bit(sm, i) {
                 shrink.push(i as i64);
                 if s == -1 {
                     i64::MAX
                 } else {
-                    s + 1
+                    s.saturating_add(1)
                 }
-            } else if em >> i & 1 == 1 {
+            } else if bit(em, i) {
                 hi
             } else {
                 end[i]
@@ -646,13 +650,13 @@ impl Ctx<'_> {
         } else {
             self.b.node(&node.name, "Squeeze", vec![sliced], vec![("axes", Attr::Ints(shrink))])
         };
-        self.b.define(&node.name, out, rank.map(|r| r - node_shrinks(sm, n)), false);
+        self.b.define(&node.name, out, rank.map(|r| r.saturating_sub(node_shrinks(sm, n))), false);
         Ok(())
     }
 }
 
 fn node_shrinks(mask: i64, n: usize) -> usize {
-    (0..n).filter(|i| mask >> i & 1 == 1).count()
+    (0..n).filter(|&i| mask.checked_shr(i as u32).unwrap_or(0) & 1 == 1).count()
 }
 
 /// Translates a TensorFlow graph into the IR.

@@ -501,6 +501,9 @@ pub(crate) fn plan_concat(node: &Node, inputs: &[Input]) -> Result<Planned, Erro
 pub(crate) fn plan_split(node: &Node, inputs: &[Input]) -> Result<Planned, Error> {
     let x = inputs.first().map(|i| i.shape).unwrap_or(&[]);
     need(node, inputs, 1)?;
+    if x.is_empty() {
+        return Err(op_err(node, "cannot split a scalar".to_string()));
+    }
     let axis = node.int("axis", 0);
     let a = normalize_axis(axis, x.len(), "Split")?;
     let n_out = node.outputs.len();
