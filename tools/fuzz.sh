@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The cargo-fuzz targets (fuzz/, docs/RELIABILITY.md), seeded from the committed fixtures.
 #   tools/fuzz.sh seed                 writes fuzz/seeds/<target>/ from tests/ (done by the other commands too)
-#   tools/fuzz.sh smoke [SECONDS]      every target for SECONDS (default 20) each: `make fuzz-smoke`
+#   tools/fuzz.sh smoke [SECONDS]      every target for SECONDS (default 20) each, from a fixed seed so the
+#                                      inputs tried do not change between runs: `make fuzz-smoke`
 #   tools/fuzz.sh run TARGET SECONDS [RUNS]  one target for SECONDS or RUNS executions, whichever ends first,
 #                                      keeping what it finds in fuzz/corpus/TARGET
 # A crash, panic, timeout (over 1 s) or allocation over 1 GiB fails the run and leaves the input in
@@ -73,7 +74,7 @@ run_target() {
   local target=$1 seconds=$2 runs=${3:--1}
   mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target"
   (cd fuzz && cargo fuzz run --release --debug-assertions "$target" "corpus/$target" "seeds/$target" -- \
-    -max_total_time="$seconds" -runs="$runs" -timeout=1 -rss_limit_mb=2560 -malloc_limit_mb=1024 -max_len=65536 \
+    -max_total_time="$seconds" -runs="$runs" -seed="${FUZZ_SEED:-0}" -timeout=1 -rss_limit_mb=2560 -malloc_limit_mb=1024 -max_len=65536 \
     -artifact_prefix="artifacts/$target/" -print_final_stats=1)
 }
 
@@ -85,7 +86,7 @@ case ${1:-} in
     for target in "${targets[@]}"; do
       echo "fuzz-smoke: $target for ${2:-20} s"
       log=fuzz/artifacts/$target.log
-      if ! run_target "$target" "${2:-20}" > "$log" 2>&1; then
+      if ! FUZZ_SEED=1 run_target "$target" "${2:-20}" > "$log" 2>&1; then
         tail -40 "$log" >&2
         echo "fuzz-smoke: $target failed; the input is in fuzz/artifacts/$target/" >&2
         exit 1

@@ -250,10 +250,10 @@ pub fn lower(model: &pb::ModelProto, source: &str) -> Result<ModelGraph, Convert
                 supported: supported.join(", "),
             });
         }
+        let Some(output) = node.output.first() else {
+            return Err(ConvertError::Parse(format!("{source}: {op} node {name:?} has no output")));
+        };
         if op == "Constant" {
-            let Some(output) = node.output.first() else {
-                return Err(ConvertError::Parse(format!("{source}: Constant node {name:?} has no output")));
-            };
             ir.weights.insert(output.clone(), Arc::new(constant_value(node, &name)?));
             continue;
         }
@@ -314,6 +314,9 @@ fn lower_node(ir: &mut ModelGraph, mut node: Node, opset: i64) -> Result<(), Con
             node.op = "Identity".into();
             node.inputs.truncate(1);
             node.attrs.clear();
+        }
+        "Sum" | "Max" | "Min" | "Mean" if node.inputs.is_empty() => {
+            return Err(ConvertError::Parse(format!("{} node {:?} has no inputs", node.op, node.name)));
         }
         "Sum" | "Max" | "Min" | "Mean" if node.inputs.len() > 2 || node.op == "Mean" => {
             let n = node.inputs.len();

@@ -23,7 +23,7 @@ pub fn resolve_axis(
     auto_pad: &str,
     ceil_mode: bool,
 ) -> Result<(usize, usize, usize), Error> {
-    let eff = (kernel - 1) * dilation + 1;
+    let eff = kernel.saturating_sub(1).saturating_mul(dilation).saturating_add(1);
     let (pb, pe) = match auto_pad {
         "SAME_UPPER" | "SAME_LOWER" => {
             let out = input.div_ceil(stride);
@@ -39,7 +39,9 @@ pub fn resolve_axis(
         "NOTSET" | "" => (pads.0.max(0) as usize, pads.1.max(0) as usize),
         other => return Err(Error::Shape(format!("unknown auto_pad {other:?}"))),
     };
-    let span = input + pb + pe;
+    let Some(span) = input.checked_add(pb).and_then(|s| s.checked_add(pe)).filter(|s| *s < 1 << 40) else {
+        return Err(Error::Shape(format!("pads ({pb}, {pe}) around input {input} are too large")));
+    };
     if span < eff {
         return Err(Error::Shape(format!("window of {eff} does not fit input {input} with pads ({pb}, {pe})")));
     }
@@ -187,6 +189,9 @@ fn im2col(w: &Window, cig: usize, src: &[f32], col: &mut [f32]) {
                     dst[..lo].fill(0.0);
                     dst[hi..].fill(0.0);
                     let first = (lo * w.sw) as isize + shift;
+                    if hi == lo {
+                        continue;
+                    }
                     if w.sw == 1 {
                         dst[lo..hi].copy_from_slice(&line[first as usize..first as usize + (hi - lo)]);
                     } else {
