@@ -87,6 +87,14 @@ pub fn slice(
         Some(a) => a.iter().map(|&x| normalize_axis(x, rank, "Slice axes")).collect::<Result<_, _>>()?,
         None => (0..starts.len()).collect(),
     };
+    if axes.len() != starts.len() || steps.is_some_and(|s| s.len() != starts.len()) || axes.iter().any(|&a| a >= rank) {
+        return Err(Error::Shape(format!(
+            "Slice of shape {shape:?}: {} starts, {} axes and {} steps do not match",
+            starts.len(),
+            axes.len(),
+            steps.map_or(starts.len(), <[i64]>::len)
+        )));
+    }
     let mut begin = vec![0i64; rank];
     let mut step = vec![1i64; rank];
     let mut out: Vec<usize> = shape.to_vec();
