@@ -39,7 +39,7 @@ pub fn resolve_axis(
         "NOTSET" | "" => (pads.0.max(0) as usize, pads.1.max(0) as usize),
         other => return Err(Error::Shape(format!("unknown auto_pad {other:?}"))),
     };
-    let Some(span) = input.checked_add(pb).and_then(|s| s.checked_add(pe)).filter(|s| *s < 1 << 40) else {
+    let Some(span) = input.checked_add(pb).and_then(|s| s.checked_add(pe)).filter(|&s| (s as u64) < 1 << 40) else {
         return Err(Error::Shape(format!("pads ({pb}, {pe}) around input {input} are too large")));
     };
     if span < eff {
