@@ -86,6 +86,7 @@ case ${1:-} in
     for target in "${targets[@]}"; do
       echo "fuzz-smoke: $target for ${2:-20} s"
       log=fuzz/artifacts/$target.log
+      mkdir -p fuzz/artifacts
       if ! FUZZ_SEED=1 run_target "$target" "${2:-20}" > "$log" 2>&1; then
         tail -40 "$log" >&2
         echo "fuzz-smoke: $target failed; the input is in fuzz/artifacts/$target/" >&2
