@@ -94,10 +94,12 @@ def check_demo(env):
             try:
                 page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
                 model = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/model/model.json", timeout=5))
-                wasm = urllib.request.urlopen(f"http://127.0.0.1:{port}/pkg/webinfer_bg.wasm", timeout=5)
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/pkg/webinfer_bg.wasm", timeout=5) as wasm:
+                    wasm_type = wasm.headers["Content-Type"]
+                    wasm.read()
                 assert "<canvas" in page, "the demo page has no canvas"
                 assert model["weightsManifest"], "the demo model has no weights"
-                assert wasm.headers["Content-Type"] == "application/wasm", wasm.headers["Content-Type"]
+                assert wasm_type == "application/wasm", wasm_type
                 return f"served the page, model.json ({len(model['graph']['nodes'])} nodes) and the wasm on port {port}"
             except (OSError, ValueError):
                 time.sleep(2)

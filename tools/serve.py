@@ -45,6 +45,8 @@ def main():
     if not os.path.isdir(args.dir):
         parser.error(f"--dir {args.dir}: no such directory")
     server = http.server.ThreadingHTTPServer((args.host, args.port), functools.partial(Handler, directory=args.dir))
+    # Ctrl-C ends the server at once: a client that stopped reading must not hold the exit.
+    server.daemon_threads = True
     server.quiet = args.quiet
     server.csp = args.csp
     print(f"webinfer demo: http://localhost:{server.server_address[1]}/  (serving {args.dir}/, Ctrl-C stops)", flush=True)
