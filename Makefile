@@ -34,7 +34,7 @@ demo-model: bootstrap
 	@./tools/demo-model.sh
 
 www-pkg: pkg
-	rm -rf www/pkg && mkdir -p www/pkg && cp pkg/index.js pkg/webinfer.js pkg/webinfer_bg.wasm pkg/webinfer_relaxed_bg.wasm www/pkg/
+	rm -rf www/pkg && mkdir -p www/pkg && cp pkg/index.js pkg/store.js pkg/webinfer.js pkg/webinfer_bg.wasm pkg/webinfer_relaxed_bg.wasm www/pkg/
 
 demo: www-pkg demo-model
 	python3 tools/serve.py --dir www --port $(PORT)
@@ -108,4 +108,4 @@ lint:
 
 clean:
 	cargo clean
-	rm -rf pkg bench/pkg-testing www/pkg www/model
+	rm -rf pkg bench/pkg-testing www/pkg www/models

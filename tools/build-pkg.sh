@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make pkg`: the npm package. wasm-pack builds the baseline simd128 wasm and its JS glue; the same crate is built
 # again with relaxed SIMD (fused multiply-add in the CPU kernels) into webinfer_relaxed_bg.wasm beside it, and
-# index.js (src/pkg, with probe.js inlined) becomes the entry whose init() picks one of the two with WebAssembly.validate.
+# index.js (src/pkg, with probe.js inlined) becomes the entry whose init() picks one of the two with WebAssembly.validate;
+# store.js (the ModelStore) ships beside it.
 # Usage: tools/build-pkg.sh OUT_DIR [cargo args, e.g. --features testing]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,4 +54,6 @@ inline_probe() { # ENTRY PROBE UNEXPORT
 rm -f "$out/probe.js" "$out/probe.d.ts"
 inline_probe src/pkg/index.js src/pkg/probe.js 1 > "$out/index.js"
 inline_probe src/pkg/index.d.ts src/pkg/probe.d.ts "" > "$out/index.d.ts"
+# The model store is its own module (webinfer/store.js): pages that do not import it do not download it.
+cp src/pkg/store.js src/pkg/store.d.ts "$out/"
 node tools/package-json.mjs "$out"

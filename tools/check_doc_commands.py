@@ -93,14 +93,20 @@ def check_demo(env):
                 raise SystemExit(f"make demo exited ({proc.returncode}) instead of serving")
             try:
                 page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
-                model = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/model/model.json", timeout=5))
+                listed = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/models/mnist/versions.json", timeout=5))
+                latest = next(v for v in listed["versions"] if v["version"] == listed["latest"])
+                model_url = f"http://127.0.0.1:{port}/models/mnist/{latest['dir']}/model.json"
+                model = json.load(urllib.request.urlopen(model_url, timeout=5))
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/pkg/webinfer_bg.wasm", timeout=5) as wasm:
                     wasm_type = wasm.headers["Content-Type"]
                     wasm.read()
                 assert "<canvas" in page, "the demo page has no canvas"
                 assert model["weightsManifest"], "the demo model has no weights"
                 assert wasm_type == "application/wasm", wasm_type
-                return f"served the page, model.json ({len(model['graph']['nodes'])} nodes) and the wasm on port {port}"
+                return (
+                    f"served the page, versions.json (latest {listed['latest']} of {len(listed['versions'])}), "
+                    f"its model.json ({len(model['graph']['nodes'])} nodes) and the wasm on port {port}"
+                )
             except (OSError, ValueError):
                 time.sleep(2)
         raise SystemExit("make demo did not serve within 15 minutes")

@@ -29,6 +29,19 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.send_header("Content-Security-Policy", self.server.csp)
         super().end_headers()
 
+    def do_GET(self):
+        if self.server.control and self.path.startswith("/__control/drop"):
+            from urllib.parse import parse_qs, urlsplit
+            self.server.drop = parse_qs(urlsplit(self.path).query).get("prefix", [""])[0]
+            self.send_response(204)
+            self.end_headers()
+            return
+        if self.server.drop and self.path.startswith(self.server.drop):
+            # A network failure as the browser sees one: the connection closes with no response at all.
+            self.close_connection = True
+            return
+        super().do_GET()
+
     def log_message(self, fmt, *args):
         if not self.server.quiet:
             super().log_message(fmt, *args)
@@ -41,6 +54,12 @@ def main():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--csp", default="", help="a Content-Security-Policy header to send with every response")
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="tests only: GET /__control/drop?prefix=/p/ makes requests under /p/ fail as if the network were down "
+        "(the connection closes unanswered); an empty prefix restores them",
+    )
     args = parser.parse_args()
     if not os.path.isdir(args.dir):
         parser.error(f"--dir {args.dir}: no such directory")
@@ -49,6 +68,8 @@ def main():
     server.daemon_threads = True
     server.quiet = args.quiet
     server.csp = args.csp
+    server.control = args.control
+    server.drop = ""
     print(f"webinfer demo: http://localhost:{server.server_address[1]}/  (serving {args.dir}/, Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()

@@ -1,4 +1,5 @@
-import init, { Model, version, simdBuild } from "./pkg/index.js";
+import init, { version, simdBuild } from "./pkg/index.js";
+import { ModelStore } from "./pkg/store.js";
 import { toMnistInput } from "./preprocess.js";
 
 const $ = (id) => document.getElementById(id);
@@ -10,8 +11,10 @@ const backendSelect = $("backend");
 const BACKEND_NAMES = { cpu: "CPU SIMD", webgpu: "WebGPU" };
 const SIMD_NAMES = { "relaxed-simd": "relaxed SIMD build", simd128: "simd128 build" };
 const PREDICT_INTERVAL_MS = 60;
+const MODEL = "mnist";
+const UPDATE_CHECK_MS = 5 * 60 * 1000;
 
-const state = { model: null, version: 0, drawing: false, last: null, busy: false, again: false, lastPredict: 0, timer: 0, hasInk: false };
+const state = { store: null, model: null, version: 0, drawing: false, last: null, busy: false, again: false, lastPredict: 0, timer: 0, hasInk: false };
 
 function buildBars() {
   const bars = $("bars");
@@ -155,11 +158,24 @@ function setupDrawing() {
   $("clear").addEventListener("click", clearPad);
 }
 
+function showModel() {
+  const model = state.model;
+  const pinned = state.store.pinned(MODEL);
+  $("model-version").textContent = `${model.version}${model.source === "store" ? " (from this device's store)" : ""}`;
+  $("model-size").textContent = `${(model.sizeBytes / 1e6).toFixed(2)} MB`;
+  $("rollback").disabled = !state.store.stored(MODEL).some((v) => v.version < model.version);
+  $("unpin").hidden = pinned === null;
+  $("model-version").dataset.version = String(model.version);
+  const build = model.backend === "cpu" ? ` (${SIMD_NAMES[simdBuild()]})` : "";
+  statusEl.textContent = `Ready: webinfer ${version()} on ${BACKEND_NAMES[model.backend]}${build}, model version ${model.version}. Draw a digit.`;
+  if (pinned !== null) $("update-status").textContent = `Pinned to version ${pinned} after a rollback.`;
+}
+
 async function loadModel(backend) {
   const progress = $("progress");
   progress.value = 0;
   statusEl.textContent = "Loading the model…";
-  const model = await Model.load("model/model.json", {
+  const model = await state.store.load(MODEL, {
     backend,
     onProgress: (f) => (progress.value = f),
     onDeviceLost: (reason) => {
@@ -168,15 +184,72 @@ async function loadModel(backend) {
       statusEl.textContent = `The GPU went away (${reason}); continuing on ${BACKEND_NAMES.cpu}.`;
     },
   });
-  if (state.model) state.model.free();
   state.model = model;
+  progress.value = 1;
   $("backend-used").textContent = BACKEND_NAMES[model.backend] ?? model.backend;
-  $("model-size").textContent = `${(model.sizeBytes / 1e6).toFixed(2)} MB`;
   $("backend-reason").textContent = model.backendReason;
-  const build = model.backend === "cpu" ? ` (${SIMD_NAMES[simdBuild()]})` : "";
-  statusEl.textContent = `Ready: webinfer ${version()} on ${BACKEND_NAMES[model.backend]}${build}. Draw a digit.`;
+  showModel();
   statusEl.dataset.ready = "true";
   if (state.hasInk) predictNow();
+}
+
+/** Downloads and warms up a newer published version in the background, then offers the switch. */
+async function checkForUpdate() {
+  const status = $("update-status");
+  if (state.store.pinned(MODEL) !== null) return;
+  status.textContent = "Checking for a newer model…";
+  try {
+    const update = await state.store.checkForUpdate(MODEL, { onProgress: (f) => (status.textContent = `Downloading the update: ${Math.round(f * 100)}%`) });
+    $("update").hidden = !update;
+    if (update) {
+      $("update").textContent = `Update to version ${update.version}`;
+      $("update").dataset.version = String(update.version);
+    }
+    status.textContent = update ? `Version ${update.version} is ready.` : "Up to date.";
+  } catch (e) {
+    status.textContent = navigator.onLine === false ? "Offline: running the stored model." : `Update check failed: ${e.message}`;
+  }
+}
+
+async function switchModel(action) {
+  for (const id of ["update", "rollback", "unpin", "check-update"]) $(id).disabled = true;
+  try {
+    await action();
+    $("backend-used").textContent = BACKEND_NAMES[state.model.backend] ?? state.model.backend;
+    showModel();
+    if (state.hasInk) predictNow();
+  } catch (e) {
+    $("update-status").textContent = e.message;
+  } finally {
+    for (const id of ["update", "unpin", "check-update"]) $(id).disabled = false;
+    showModel();
+  }
+}
+
+function setupVersions() {
+  $("check-update").addEventListener("click", checkForUpdate);
+  $("update").addEventListener("click", () =>
+    switchModel(async () => {
+      const to = await state.store.upgrade(MODEL);
+      $("update").hidden = true;
+      $("update-status").textContent = `Updated to version ${to}.`;
+    }),
+  );
+  $("rollback").addEventListener("click", () =>
+    switchModel(async () => {
+      $("update").hidden = true;
+      await state.store.rollback(MODEL);
+    }),
+  );
+  $("unpin").addEventListener("click", () =>
+    switchModel(async () => {
+      await state.store.unpin(MODEL);
+      $("update-status").textContent = "Following the latest version again.";
+      await checkForUpdate();
+    }),
+  );
+  addEventListener("online", checkForUpdate);
+  setInterval(checkForUpdate, UPDATE_CHECK_MS);
 }
 
 backendSelect.addEventListener("change", async () => {
@@ -191,13 +264,16 @@ backendSelect.addEventListener("change", async () => {
 
 buildBars();
 setupDrawing();
+setupVersions();
 clearPad();
 if ("serviceWorker" in navigator) {
   navigator.serviceWorker.register("sw.js").catch((e) => console.warn("offline cache unavailable:", e));
 }
 try {
   await init();
+  state.store = await ModelStore.open("models/");
   await loadModel(backendSelect.value);
+  checkForUpdate();
 } catch (e) {
   statusEl.textContent = `Could not start: ${e.message}`;
 }

@@ -2,7 +2,8 @@
 //! `REPO/NAME/versions.json` listing them, which the browser's model store reads.
 //!
 //! Version directories are never touched once written: publishing a version that exists is an error, and only
-//! a version that is not `latest` can be retired. versions.json is replaced atomically (written beside, renamed).
+//! a version that is not `latest` can be retired. versions.json is replaced atomically (written beside, renamed),
+//! and every change holds an exclusive lock on `REPO/NAME/.lock`, so concurrent writers run one after another.
 
 use std::path::{Path, PathBuf};
 
@@ -55,6 +56,20 @@ impl ModelRepo {
         ModelRepo { dir: dir.to_path_buf() }
     }
 
+    /// Holds the model's exclusive write lock until dropped (blocking while another writer holds it).
+    fn lock(&self) -> Result<std::fs::File, ConvertError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| io_err(&self.dir, e))?;
+        let path = self.dir.join(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_err(&path, e))?;
+        file.lock().map_err(|e| io_err(&path, e))?;
+        Ok(file)
+    }
+
     fn versions_path(&self) -> PathBuf {
         self.dir.join("versions.json")
     }
@@ -95,6 +110,7 @@ impl ModelRepo {
         latest: Option<u32>,
         write: impl FnOnce(&Path) -> Result<(), ConvertError>,
     ) -> Result<Version, ConvertError> {
+        let _lock = self.lock()?;
         let mut versions = self.versions()?;
         let version = match version {
             Some(0) => return Err(ConvertError::Io("--version must be at least 1".into())),
@@ -112,7 +128,6 @@ impl ModelRepo {
         if let Some(l) = latest.filter(|&l| l != version && !versions.versions.iter().any(|v| v.version == l)) {
             return Err(ConvertError::Io(format!("--latest {l}: no such version of {}", self.dir.display())));
         }
-        std::fs::create_dir_all(&self.dir).map_err(|e| io_err(&self.dir, e))?;
         write(&dir)?;
         let entry = describe(&dir, version)?;
         versions.name = self.name();
@@ -125,6 +140,7 @@ impl ModelRepo {
 
     /// Makes `version` the latest (a rollback when it is older).
     pub fn promote(&self, version: u32) -> Result<Versions, ConvertError> {
+        let _lock = self.lock()?;
         let mut versions = self.versions()?;
         if !versions.versions.iter().any(|v| v.version == version) {
             return Err(ConvertError::Io(format!("{}: no version {version} to promote", self.dir.display())));
@@ -136,6 +152,7 @@ impl ModelRepo {
 
     /// Removes a version that is not the latest: first from versions.json, then its directory.
     pub fn retire(&self, version: u32) -> Result<Versions, ConvertError> {
+        let _lock = self.lock()?;
         let mut versions = self.versions()?;
         if versions.latest == version {
             return Err(ConvertError::Io(format!(

@@ -1,7 +1,7 @@
 //! `webinfer publish / versions / promote / retire`: a TF Serving-style model repository with versions.json.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use webinfer_converter::repo::{ModelRepo, Versions};
 
@@ -95,7 +95,56 @@ fn a_failed_publish_leaves_the_repository_as_it_was() {
         fails(webinfer(&["publish".as_ref(), src.as_os_str(), model.as_os_str(), "--latest".as_ref(), "9".as_ref()]));
     assert!(err.contains("--latest 9: no such version"), "{err}");
     assert_eq!(std::fs::read_to_string(model.join("versions.json")).unwrap(), before);
-    let dirs: Vec<String> =
+    let mut entries: Vec<String> =
         std::fs::read_dir(&model).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    entries.sort();
+    assert_eq!(entries, [".lock", "0001", "versions.json"]);
+}
+
+#[test]
+fn concurrent_publishers_never_lose_a_version_or_half_write_versions_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("models/race");
+    let src = fixture();
+    ok(webinfer(&["publish".as_ref(), src.as_os_str(), model.as_os_str()]));
+    let spawn = |extra: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_webinfer"));
+        command.arg("publish").arg(&src).arg(&model).args(extra);
+        command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    };
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (done, path) = (done.clone(), model.join("versions.json"));
+        std::thread::spawn(move || {
+            let mut reads = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let parsed: Result<Versions, _> = serde_json::from_str(&text);
+                assert!(parsed.is_ok(), "a reader saw a half-written versions.json: {text:?}");
+                reads += 1;
+            }
+            reads
+        })
+    };
+
+    // Two writers of the same version: one wins, the other is told the version exists.
+    let outcomes: Vec<Output> =
+        [spawn(&["--version", "2"]), spawn(&["--version", "2"])].map(|c| c.wait_with_output().unwrap()).into();
+    let winners = outcomes.iter().filter(|o| o.status.success()).count();
+    assert_eq!(winners, 1, "{outcomes:?}");
+    let loser = outcomes.iter().find(|o| !o.status.success()).unwrap();
+    assert!(String::from_utf8_lossy(&loser.stderr).contains("version 2 exists"), "{loser:?}");
+
+    // Two writers taking the next free number: both land, as 3 and 4, and neither overwrites the other's entry.
+    let outcomes: Vec<Output> = [spawn(&[]), spawn(&[])].map(|c| c.wait_with_output().unwrap()).into();
+    assert!(outcomes.iter().all(|o| o.status.success()), "{outcomes:?}");
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(reader.join().unwrap() > 0);
+    let v = versions(&model);
+    assert_eq!(v.versions.iter().map(|e| e.version).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    assert!(v.latest == 3 || v.latest == 4, "{v:?}");
+    for entry in &v.versions {
+        webinfer::load_dir(&model.join(&entry.dir)).unwrap();
+    }
+    assert!(!model.join(".versions.json.tmp").exists());
 }

@@ -3,14 +3,9 @@
 // predicts, and reports no policy violation. The Firefox half is the CPU fallback (no WebGPU there).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createServer } from "node:net";
-import { homedir } from "node:os";
-import { join } from "node:path";
-import { serve, launch } from "./harness.mjs";
+import { serve, launch, firefox } from "./harness.mjs";
 
 const CSP = "script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'";
-const GECKODRIVER = join(process.env.WEBINFER_TOOLS ?? join(homedir(), ".local/share/webinfer-tools"), "bin/geckodriver");
 
 function checkResult(json, where) {
   const result = JSON.parse(json);
@@ -56,44 +51,6 @@ test("the demo and a test page run in Chromium under a strict Content-Security-P
     await demo.stop();
   }
 });
-
-async function freePort() {
-  const server = createServer().listen(0, "127.0.0.1");
-  await new Promise((r) => server.once("listening", r));
-  const { port } = server.address();
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-/** A WebDriver session on headless Firefox ESR through geckodriver; `call(method, path, body)` speaks to it. */
-async function firefox() {
-  const port = await freePort();
-  const driver = spawn(GECKODRIVER, ["--port", String(port)], { stdio: "ignore" });
-  const base = `http://127.0.0.1:${port}`;
-  const call = async (method, path, body) => {
-    const response = await fetch(`${base}${path}`, { method, body: body && JSON.stringify(body), headers: { "content-type": "application/json" } });
-    const json = await response.json();
-    if (!response.ok) throw new Error(`geckodriver ${method} ${path}: ${JSON.stringify(json.value)}`);
-    return json.value;
-  };
-  for (let i = 0; ; i++) {
-    try {
-      await call("GET", "/status");
-      break;
-    } catch (e) {
-      if (i > 100) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  const capabilities = { alwaysMatch: { "moz:firefoxOptions": { binary: "/usr/bin/firefox-esr", args: ["-headless"] } } };
-  const { sessionId } = await call("POST", "/session", { capabilities });
-  const session = (method, path, body) => call(method, `/session/${sessionId}${path}`, body);
-  const quit = async () => {
-    await session("DELETE", "").catch(() => {});
-    driver.kill();
-  };
-  return { session, quit };
-}
 
 test("the demo and a test page run in Firefox under a strict Content-Security-Policy", async () => {
   const root = await serve(".", { csp: CSP });

@@ -1,6 +1,6 @@
 // The digit demo in headless Chromium: draws real held-out MNIST digits with the mouse and checks the
 // predictions, the clear button, CPU vs WebGPU agreement and the fallback without WebGPU, that every
-// request stays on localhost, offline reload, and the layout on a phone-sized viewport. Saves a screenshot to tests/out/demo.png.
+// request stays on localhost, offline reload, the model versions (update, rollback), and the layout on a phone-sized viewport. Saves a screenshot to tests/out/demo.png.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -180,6 +180,53 @@ test("works offline after the first visit", async () => {
     assert.equal(await draw(page, 4), String(labels[4]));
   } finally {
     await context.setOffline(false);
+  }
+});
+
+test("the demo runs the published latest, offers an update, rolls back and follows latest again", async () => {
+  const ctx = await launch({ webgpu: false, serviceWorkers: "block" });
+  try {
+    const p = await ctx.newPage();
+    let latest = 1;
+    await p.route("**/models/mnist/versions.json", async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, json: { ...(await response.json()), latest } });
+    });
+    const version = () => p.evaluate(() => document.getElementById("model-version").dataset.version);
+    const updateStatus = (re) => p.waitForFunction((re) => new RegExp(re).test(document.getElementById("update-status").textContent), re.source, { timeout: 30000 });
+    await p.goto(server.url);
+    await p.waitForSelector("#status[data-ready=true]", { timeout: 30000 });
+    assert.equal(await version(), "1");
+    await updateStatus(/Up to date/);
+    assert.equal(await draw(p, 3), String(labels[3]), "version 1 (the MLP) reads a digit");
+
+    latest = 2;
+    await p.click("#check-update");
+    await updateStatus(/Version 2 is ready/);
+    assert.equal(await p.textContent("#update"), "Update to version 2");
+    await p.click("#update");
+    await p.waitForFunction(() => document.getElementById("model-version").dataset.version === "2");
+    assert.match(await p.textContent("#update-status"), /Updated to version 2/);
+    assert.match(await p.textContent("#status"), /model version 2\./);
+    assert.equal(await draw(p, 7), String(labels[7]), "version 2 (the CNN) reads a digit");
+
+    await p.click("#rollback");
+    await p.waitForFunction(() => document.getElementById("model-version").dataset.version === "1");
+    await updateStatus(/Pinned to version 1/);
+    await p.reload();
+    await p.waitForSelector("#status[data-ready=true]", { timeout: 30000 });
+    assert.equal(await version(), "1", "the rollback's pin holds across a reload");
+    assert.match(await p.textContent("#model-version"), /from this device's store/);
+    assert.equal(await p.isVisible("#unpin"), true);
+
+    await p.click("#unpin");
+    await updateStatus(/Version 2 is ready/);
+    await p.click("#update");
+    await p.waitForFunction(() => document.getElementById("model-version").dataset.version === "2");
+    assert.equal(await p.isVisible("#unpin"), false);
+    await p.screenshot({ path: join(OUT_DIR, "demo-versions.png"), fullPage: true });
+  } finally {
+    await ctx.close();
   }
 });
 
