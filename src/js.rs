@@ -52,6 +52,24 @@ export interface Limits {
   /** Elements of all the buffers one plan holds [2^29]. */
   maxPlanElements?: number;
 }
+/** Options of model.profile. */
+export interface ProfileOptions {
+  /** Profiled runs, after one untimed run (default 10). */
+  runs?: number;
+}
+/** One node of a profile: mean milliseconds per run, its share of the total and its output shape. */
+export interface ProfileRow { op: string; node: string; ms: number; share: number; shape: number[]; }
+/** model.profile's result: rows slowest first. */
+export interface Profile {
+  backend: "cpu" | "webgpu";
+  /** How the rows were timed: "cpu-kernel" (performance.now around each CPU kernel) or "webgpu-dispatch-wall"
+   * (each node's dispatches submitted alone and waited for: wall time, submit and completion wait included). */
+  timing: "cpu-kernel" | "webgpu-dispatch-wall";
+  runs: number;
+  /** Sum of the rows' mean ms. */
+  totalMs: number;
+  rows: ProfileRow[];
+}
 /** The `name` of every Error webinfer throws or rejects with, one per kind (docs/API.md lists when each happens). */
 export type WebinferErrorName =
   | "FormatError" | "ShardError" | "ShapeError" | "OpError" | "InputError" | "UnsupportedOpError"
@@ -743,6 +761,117 @@ impl Model {
         }
         let tensors = self.tensors_from_js(input, shape.clone()).map_err(js_error)?;
         self.run_cpu(&tensors)
+    }
+}
+
+/// `model.profile` (the `Profile` TS interface).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProfileOut {
+    backend: &'static str,
+    timing: &'static str,
+    runs: usize,
+    total_ms: f64,
+    rows: Vec<ProfileRow>,
+}
+
+#[derive(Serialize)]
+struct ProfileRow {
+    op: String,
+    node: String,
+    ms: f64,
+    share: f64,
+    shape: Vec<f64>,
+}
+
+impl ProfileOut {
+    /// Means per node over `runs` (every run has the same steps), slowest first.
+    fn of(backend: &'static str, timing: &'static str, runs: Vec<Vec<crate::OpTiming>>) -> ProfileOut {
+        let n = runs.len().max(1) as f64;
+        let mut rows: Vec<ProfileRow> = runs
+            .first()
+            .map(|first| {
+                first
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| ProfileRow {
+                        op: t.op.clone(),
+                        node: t.node.clone(),
+                        ms: runs.iter().map(|r| r[i].ms).sum::<f64>() / n,
+                        share: 0.0,
+                        shape: t.shape.iter().map(|&d| d as f64).collect(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let total_ms: f64 = rows.iter().map(|r| r.ms).sum();
+        for r in &mut rows {
+            r.share = if total_ms > 0.0 { r.ms / total_ms } else { 0.0 };
+        }
+        rows.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+        ProfileOut { backend, timing, runs: runs.len(), total_ms, rows }
+    }
+}
+
+/// `performance.now()`, where the global has it (pages and workers), else `Date.now()`.
+fn clock() -> impl Fn() -> f64 {
+    let performance = get(&js_sys::global(), "performance");
+    let now = get(&performance, "now").dyn_into::<Function>().ok();
+    move || match &now {
+        Some(now) => now.call0(&performance).ok().and_then(|v| v.as_f64()).unwrap_or(0.0),
+        None => js_sys::Date::now(),
+    }
+}
+
+#[wasm_bindgen]
+impl Model {
+    /// Runs the model once untimed and then `runs` times (default 10) timing every node, on the backend in use:
+    /// resolves to per-op rows (op, node, mean ms, share, output shape), slowest first.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Profile>")]
+    pub fn profile(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Float32Array | number[] | Record<string, TensorData>")] input: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number[]")] shape: Option<Array>,
+        #[wasm_bindgen(unchecked_param_type = "ProfileOptions")] options: Option<Object>,
+    ) -> Promise {
+        let runs = options.as_ref().and_then(|o| get(o, "runs").as_f64()).unwrap_or(10.0);
+        if !(1.0..=1e6).contains(&runs) || runs.fract() != 0.0 {
+            return Promise::reject(&js_error(Error::Input(format!(
+                "profile: runs {runs} is not a whole number from 1 to 1000000"
+            ))));
+        }
+        let tensors = match self.tensors_from_js(&input, shape.map_or(JsValue::UNDEFINED, JsValue::from)) {
+            Ok(t) => t,
+            Err(e) => return Promise::reject(&js_error(e)),
+        };
+        let shared = Rc::clone(&self.shared);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let clock = clock();
+            let gpu = shared.gpu.borrow().clone();
+            let mut all = Vec::with_capacity(runs as usize);
+            let out = match gpu {
+                Some(gpu) => {
+                    for i in 0..=runs as usize {
+                        let timings = gpu.profile(&tensors, &clock).await.map_err(js_error)?;
+                        if i > 0 {
+                            all.push(timings);
+                        }
+                    }
+                    ProfileOut::of("webgpu", "webgpu-dispatch-wall", all)
+                }
+                None => {
+                    let mut cpu = shared.cpu.borrow_mut();
+                    for i in 0..=runs as usize {
+                        let (_, timings) = cpu.profile(&tensors, &clock).map_err(js_error)?;
+                        if i > 0 {
+                            all.push(timings);
+                        }
+                    }
+                    ProfileOut::of("cpu", "cpu-kernel", all)
+                }
+            };
+            out.serialize(&TO_JS).map_err(|e| js_error(Error::Input(serde_message(e))))
+        })
     }
 }
 

@@ -54,6 +54,7 @@ inline_probe() { # ENTRY PROBE UNEXPORT
 rm -f "$out/probe.js" "$out/probe.d.ts"
 inline_probe src/pkg/index.js src/pkg/probe.js 1 > "$out/index.js"
 inline_probe src/pkg/index.d.ts src/pkg/probe.d.ts "" > "$out/index.d.ts"
-# The model store is its own module (webinfer/store.js): pages that do not import it do not download it.
-cp src/pkg/store.js src/pkg/store.d.ts "$out/"
+# The model store (store.js), the worker API (worker.js, engine-worker.js) and request batching (batching.js) are
+# modules of their own: a page that does not import one does not download it.
+cp src/pkg/store.js src/pkg/store.d.ts src/pkg/worker.js src/pkg/worker.d.ts src/pkg/engine-worker.js src/pkg/batching.js src/pkg/batching.d.ts "$out/"
 node tools/package-json.mjs "$out"

@@ -5,7 +5,7 @@ import { join } from "node:path";
 
 const path = join(process.argv[2], "package.json");
 const pkg = JSON.parse(readFileSync(path, "utf8"));
-const shipped = ["index.js", "index.d.ts", "store.js", "store.d.ts", "webinfer_relaxed_bg.wasm"];
+const shipped = ["index.js", "index.d.ts", "store.js", "store.d.ts", "worker.js", "worker.d.ts", "engine-worker.js", "batching.js", "batching.d.ts", "webinfer_relaxed_bg.wasm"];
 pkg.files = [...new Set([...pkg.files, ...shipped])];
 pkg.main = "index.js";
 pkg.module = "index.js";
@@ -13,6 +13,8 @@ pkg.types = "index.d.ts";
 pkg.exports = {
   ".": { types: "./index.d.ts", default: "./index.js" },
   "./store.js": { types: "./store.d.ts", default: "./store.js" },
+  "./worker.js": { types: "./worker.d.ts", default: "./worker.js" },
+  "./batching.js": { types: "./batching.d.ts", default: "./batching.js" },
   "./webinfer.js": { types: "./webinfer.d.ts", default: "./webinfer.js" },
   "./webinfer_bg.wasm": "./webinfer_bg.wasm",
   "./webinfer_relaxed_bg.wasm": "./webinfer_relaxed_bg.wasm",

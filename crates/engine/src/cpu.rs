@@ -1,7 +1,7 @@
 //! The CPU executor: runs a [`Plan`]'s steps with the SIMD CPU kernels in [`crate::ops`], over buffers it
 //! allocates on its first run.
 
-use crate::plan::{Plan, Source};
+use crate::plan::{Plan, Source, Step};
 use crate::tensor::{Data, Tensor};
 
 /// A plan with the CPU buffers it runs over.
@@ -21,8 +21,8 @@ impl CpuPlan {
         self.run_with(inputs, &mut |_, run| run())
     }
 
-    /// Runs every step through `around(node index, run the step)`.
-    pub fn run_with(&mut self, inputs: &[Tensor], around: &mut dyn FnMut(usize, &mut dyn FnMut())) -> Vec<Tensor> {
+    /// Runs every step through `around(step, run the step)`.
+    pub fn run_with(&mut self, inputs: &[Tensor], around: &mut dyn FnMut(&Step, &mut dyn FnMut())) -> Vec<Tensor> {
         if self.slots.is_empty() {
             self.slots = self.plan.slot_sizes.iter().map(|&n| vec![0.0; n]).collect();
             for (slot, data) in &self.plan.constants {
@@ -46,7 +46,7 @@ impl CpuPlan {
                 let mut outs: Vec<&mut [f32]> =
                     taken.iter_mut().zip(&step.writes).map(|(buf, &(_, len))| &mut buf[..len]).collect();
                 let scratch = &mut self.scratch;
-                around(step.node, &mut || step.kernel.run(&ins, &mut outs, scratch));
+                around(step, &mut || step.kernel.run(&ins, &mut outs, scratch));
             }
             for (&(slot, _), buf) in step.writes.iter().zip(taken.drain(..)) {
                 self.slots[slot] = buf;

@@ -146,11 +146,16 @@ impl Model {
         let outputs = plan.run_with(inputs, &mut |step, run| {
             let start = clock();
             run();
-            timings.push((step, clock() - start));
+            timings.push((step.node, step.shape.clone(), clock() - start));
         });
         let timings = timings
             .into_iter()
-            .map(|(node, ms)| OpTiming { op: self.nodes[node].op.clone(), node: self.nodes[node].name.clone(), ms })
+            .map(|(node, shape, ms)| OpTiming {
+                op: self.nodes[node].op.clone(),
+                node: self.nodes[node].name.clone(),
+                shape,
+                ms,
+            })
             .collect();
         Ok((outputs, timings))
     }
@@ -277,6 +282,8 @@ impl Model {
 pub struct OpTiming {
     pub op: String,
     pub node: String,
+    /// The node's (first) output shape.
+    pub shape: Vec<usize>,
     pub ms: f64,
 }
 

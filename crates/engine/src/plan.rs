@@ -27,6 +27,8 @@ pub struct Step {
     pub kernel: Kernel,
     pub reads: Vec<(usize, usize)>,
     pub writes: Vec<(usize, usize)>,
+    /// The shape of the step's first output.
+    pub shape: Vec<usize>,
 }
 
 /// A model planned for one input signature. Backends execute its steps over its slots.
@@ -269,7 +271,8 @@ impl Model {
                     free.push(slot_of[w].unwrap());
                 }
             }
-            steps.push(Step { node: p.node, kernel: p.kernel, reads, writes });
+            let shape = p.writes.first().map(|&w| shapes[w].clone()).unwrap_or_default();
+            steps.push(Step { node: p.node, kernel: p.kernel, reads, writes, shape });
         }
         let outputs = output_ids
             .iter()

@@ -23,6 +23,8 @@ pub(super) enum Command {
 struct GpuPlan {
     key: Vec<PlanKey>,
     commands: Vec<Command>,
+    /// Per plan step: its node, its output shape and its commands.
+    steps: Vec<(usize, Vec<usize>, std::ops::Range<usize>)>,
     slots: Vec<wgpu::Buffer>,
     input_slots: Vec<Option<usize>>,
     outputs: Vec<Source>,
@@ -171,22 +173,7 @@ impl GpuModel {
             }
         }
         let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("predict") });
-        let mut i = 0;
-        while i < plan.commands.len() {
-            if let Command::Copy { src, dst, bytes } = &plan.commands[i] {
-                encoder.copy_buffer_to_buffer(src, 0, dst, 0, *bytes);
-                i += 1;
-                continue;
-            }
-            let mut pass =
-                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
-            while let Some(Command::Dispatch { pipeline, bind_group, groups }) = plan.commands.get(i) {
-                pass.set_pipeline(pipeline);
-                pass.set_bind_group(0, bind_group, &[]);
-                pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
-                i += 1;
-            }
-        }
+        encode(&mut encoder, &plan.commands);
         let mut outputs = Vec::with_capacity(plan.outputs.len());
         let mut staged = 0usize;
         for src in &plan.outputs {
@@ -228,6 +215,39 @@ impl GpuModel {
             }
         }
         Ok(PendingPrediction { gpu: Rc::clone(&self.gpu), staging, outputs, mapped: rx })
+    }
+
+    /// Runs the model one plan step at a time, submitting each step's dispatches on their own and waiting until
+    /// the GPU has finished them: per node, its op, name, output shape and wall time by `clock` (ms), which
+    /// includes one submit and one completion wait per node. Plan-time work is not included.
+    pub async fn profile(&self, inputs: &[Tensor], clock: &dyn Fn() -> f64) -> Result<Vec<crate::OpTiming>, Error> {
+        self.gpu.check()?;
+        let plan = self.plan_for(inputs)?;
+        let gpu = &self.gpu;
+        for (t, slot) in inputs.iter().zip(&plan.input_slots) {
+            if let (Some(slot), Data::F32(v)) = (slot, &t.data) {
+                gpu.write_f32(&plan.slots[*slot], v);
+            }
+        }
+        let mut timings = Vec::with_capacity(plan.steps.len());
+        for (node, shape, range) in &plan.steps {
+            let start = clock();
+            let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("profile") });
+            encode(&mut encoder, &plan.commands[range.clone()]);
+            gpu.queue.submit([encoder.finish()]);
+            let (tx, rx) = futures_channel::oneshot::channel();
+            gpu.queue.on_submitted_work_done(move || {
+                let _ = tx.send(());
+            });
+            #[cfg(not(target_arch = "wasm32"))]
+            let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+            rx.await.map_err(|_| Error::DeviceLost("the GPU dropped a profiled submission".into()))?;
+            gpu.check()?;
+            let planner = self.planner.borrow();
+            let n = &planner.nodes[*node];
+            timings.push(crate::OpTiming { op: n.op.clone(), node: n.name.clone(), shape: shape.clone(), ms: clock() - start });
+        }
+        Ok(timings)
     }
 
     /// Runs the model and waits for its outputs.
@@ -281,12 +301,16 @@ impl GpuModel {
             gpu.write_f32(&slots[*slot], data);
         }
         let mut commands = Vec::new();
+        let mut steps = Vec::with_capacity(plan.steps.len());
         for step in &plan.steps {
+            let start = commands.len();
             self.encode_step(step, &slots, &mut commands).map_err(|msg| (step.node, msg))?;
+            steps.push((step.node, step.shape.clone(), start..commands.len()));
         }
         Ok(GpuPlan {
             key: plan.key.clone(),
             commands,
+            steps,
             slots,
             input_slots: plan.input_slots.clone(),
             outputs: plan.outputs.clone(),
@@ -370,6 +394,25 @@ impl Drop for PendingPrediction {
     fn drop(&mut self) {
         if let Some(staging) = &self.staging {
             staging.destroy();
+        }
+    }
+}
+
+/// Records `commands` into `encoder`: consecutive dispatches share one compute pass.
+fn encode(encoder: &mut wgpu::CommandEncoder, commands: &[Command]) {
+    let mut i = 0;
+    while i < commands.len() {
+        if let Command::Copy { src, dst, bytes } = &commands[i] {
+            encoder.copy_buffer_to_buffer(src, 0, dst, 0, *bytes);
+            i += 1;
+            continue;
+        }
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+        while let Some(Command::Dispatch { pipeline, bind_group, groups }) = commands.get(i) {
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, bind_group, &[]);
+            pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+            i += 1;
         }
     }
 }
