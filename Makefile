@@ -10,7 +10,7 @@ TF_VENV ?= $(CURDIR)/.venv-tf
 # The browser suites build with the test hooks (`testing`: simulateDeviceLoss, benchMatmul); the shipped package never does.
 BROWSER_TEST = WASM_BINDGEN_TEST_TIMEOUT=180 cargo test --release --target wasm32-unknown-unknown -p webinfer --features testing --test web
 
-.PHONY: all bootstrap build pkg fuzz-smoke bench-pkg test-root-commands test-doc-commands www-pkg demo-model demo test test-native test-chromium test-firefox test-page test-bench-smoke lint bench bench-models bench-cpu bench-convert bundle-size interop-fixtures clean
+.PHONY: all bootstrap build pkg check-types examples fuzz-smoke bench-pkg test-root-commands test-doc-commands www-pkg demo-model demo test test-native test-chromium test-firefox test-page test-bench-smoke lint bench bench-models bench-cpu bench-convert bundle-size interop-fixtures clean
 
 all: build
 
@@ -39,7 +39,7 @@ www-pkg: pkg
 demo: www-pkg demo-model
 	python3 tools/serve.py --dir www --port $(PORT)
 
-test: bootstrap test-root-commands test-native fuzz-smoke test-chromium test-firefox test-page test-bench-smoke test-doc-commands lint
+test: bootstrap test-root-commands test-native fuzz-smoke test-chromium test-firefox test-page check-types test-bench-smoke test-doc-commands lint
 	@echo "make test: all suites passed"
 
 # What a new user types at the root, bare: a workspace member that cannot build for wasm32 must never break these.
@@ -66,8 +66,16 @@ test-chromium:
 test-firefox:
 	WEBINFER_EXPECT_WEBGPU=0 GECKODRIVER=$(TOOLS)/bin/geckodriver $(BROWSER_TEST)
 
-test-page: www-pkg demo-model
+# examples/vite and examples/webpack, built with their real tools against `npm pack` of pkg/ (tools/examples.sh).
+examples: pkg
+	./tools/examples.sh
+
+test-page: www-pkg demo-model examples
 	npm test
+
+# pkg/*.d.ts: no `any` in a public signature, and examples/typescript/whole-api.ts (every API) compiles with tsc --strict.
+check-types: pkg
+	node tools/check-types.mjs
 
 test-bench-smoke: pkg bench-pkg
 	node bench/run.mjs --smoke
@@ -108,4 +116,4 @@ lint:
 
 clean:
 	cargo clean
-	rm -rf pkg bench/pkg-testing www/pkg www/models
+	rm -rf pkg bench/pkg-testing www/pkg www/models examples/*/dist examples/*/node_modules

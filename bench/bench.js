@@ -154,8 +154,46 @@ async function matmulBench() {
   return { matmul: out };
 }
 
+/** 32 callers predicting one item at a time, concurrently, for ≥ 1 s: items/s without batching, with batching
+ * on the page, and with batching in a worker (webinfer/cpu, the shipped package). */
+async function callersBench() {
+  const { default: init, Model } = await import("/pkg/index.js");
+  const { withBatching } = await import("/pkg/batching.js");
+  const { WorkerModel } = await import("/pkg/worker.js");
+  await init();
+  const seconds = Number(q.get("seconds") ?? 1);
+  const out = [];
+  for (const name of (q.get("models") ?? "mnist-mlp,mnist-cnn").split(",")) {
+    const m = MODELS[name];
+    const variants = {
+      unbatched: async () => Model.load(m.webinfer, { backend: "cpu" }),
+      batched: async () => withBatching(await Model.load(m.webinfer, { backend: "cpu" }), { maxBatch: 32, maxDelayMs: 2 }),
+      "worker-batched": async () => WorkerModel.load(m.webinfer, { backend: "cpu", batching: { maxBatch: 32, maxDelayMs: 2 } }),
+    };
+    for (const [mode, make] of Object.entries(variants)) {
+      const model = await make();
+      const x = input(1, m.shape);
+      await model.predict(x, [1, ...m.shape]);
+      let items = 0;
+      const end = performance.now() + seconds * 1000;
+      const start = performance.now();
+      await Promise.all(Array.from({ length: 32 }, async () => {
+        while (performance.now() < end) {
+          await model.predict(x, [1, ...m.shape]);
+          items += 1;
+        }
+      }));
+      const ms = performance.now() - start;
+      out.push({ model: name, mode, callers: 32, items_per_s: items / (ms / 1000), batches: model.batching?.batches ?? items });
+      model.free();
+    }
+  }
+  return { callers: out };
+}
+
 try {
-  window.benchResult = q.get("mode") === "matmul" ? await matmulBench() : await modelBench();
+  const mode = q.get("mode");
+  window.benchResult = mode === "matmul" ? await matmulBench() : mode === "callers" ? await callersBench() : await modelBench();
   document.getElementById("status").textContent = "done";
 } catch (e) {
   window.benchResult = { error: String(e?.message ?? e) };

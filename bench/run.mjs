@@ -56,6 +56,7 @@ async function runPage(context, url) {
 const server = await serve(".");
 const runs = [];
 const matmul = [];
+const callers = [];
 try {
   for (const model of MODELS) {
     for (const [engine, backend] of ENGINES) {
@@ -90,6 +91,17 @@ try {
       await context.close();
     }
   }
+  // 32 concurrent callers with and without request batching (webinfer's shipped package).
+  {
+    const context = await launch({ webgpu: false });
+    try {
+      const { result } = await runPage(context, `${server.url}bench/bench.html?mode=callers${smoke ? "&models=mnist-mlp&seconds=0.3" : ""}`);
+      callers.push(...result.callers);
+      for (const c of result.callers) console.log(`${c.model.padEnd(12)} 32 callers ${c.mode.padEnd(15)} ${c.items_per_s.toFixed(0).padStart(8)} items/s in ${c.batches} runs`);
+    } finally {
+      await context.close();
+    }
+  }
 } finally {
   await server.stop();
 }
@@ -108,8 +120,9 @@ for (const model of MODELS) {
 if (smoke) {
   const bad = runs.filter((r) => !(r.p50_ms > 0 && r.cold_ms > 0 && r.batch32_items_per_s > 0 && r.bytes_gz > 0));
   const matmulOk = matmul.length === 1 && matmul[0].n === 128 && matmul[0].gflops > 0;
-  if (bad.length || disagreements.length || runs.length !== ENGINES.length || !matmulOk) {
-    console.error("bench smoke failed:", JSON.stringify({ bad, disagreements, matmul }, null, 1));
+  const callersOk = callers.length === 3 && callers.every((c) => c.items_per_s > 0) && callers.find((c) => c.mode === "batched").batches < callers.find((c) => c.mode === "unbatched").batches;
+  if (bad.length || disagreements.length || runs.length !== ENGINES.length || !matmulOk || !callersOk) {
+    console.error("bench smoke failed:", JSON.stringify({ bad, disagreements, matmul, callers }, null, 1));
     process.exit(1);
   }
   console.log(`bench smoke: ${runs.length} engines ran ${MODELS[0]} and agree; webinfer matmul n=128: ${matmul[0].gflops.toFixed(1)} GFLOP/s`);
@@ -118,7 +131,7 @@ if (smoke) {
 
 const chromium = execFileSync("/usr/bin/chromium", ["--version"]).toString().trim();
 const machine = `${cpus().length} × ${cpus()[0].model}, ${Math.round(Number(execFileSync("awk", ["/MemTotal/ {print $2}", "/proc/meminfo"]).toString()) / 1048576)} GiB`;
-const results = { machine, chromium, date: new Date().toISOString(), runs: runs.map(({ files, sample, ...r }) => r), matmul, disagreements };
+const results = { machine, chromium, date: new Date().toISOString(), runs: runs.map(({ files, sample, ...r }) => r), matmul, callers, disagreements };
 writeFileSync(new URL("results.json", import.meta.url), JSON.stringify(results, null, 2) + "\n");
 
 const fmt = (v, d = 2) => (v === undefined ? "–" : v.toFixed(d));
@@ -137,6 +150,11 @@ for (const n of [128, 256, 512, 1024]) {
   const r = matmul.find((m) => m.backend === "cpu-relaxed" && m.n === n)?.gflops;
   const b = matmul.find((m) => m.engine === "tfjs" && m.n === n)?.gflops;
   lines.push(`| ${n} | ${fmt(a, 1)} | ${fmt(r, 1)} | ${fmt(b, 1)} | ${a && b ? fmt(a / b) : "–"} (${r && b ? fmt(r / b) : "–"}) |`);
+}
+lines.push("", "32 concurrent callers, one item each per call (webinfer/cpu, batching: maxBatch 32, maxDelayMs 2):", "", "| model | unbatched items/s | batched items/s | batched in a worker items/s | batched/unbatched |", "|---|---|---|---|---|");
+for (const model of [...new Set(callers.map((c) => c.model))]) {
+  const of = (mode) => callers.find((c) => c.model === model && c.mode === mode)?.items_per_s;
+  lines.push(`| ${model} | ${fmt(of("unbatched"), 0)} | ${fmt(of("batched"), 0)} | ${fmt(of("worker-batched"), 0)} | ${of("unbatched") ? fmt(of("batched") / of("unbatched")) : "–"} |`);
 }
 writeFileSync(new URL("results.md", import.meta.url), lines.join("\n") + "\n");
 console.log(lines.join("\n"));

@@ -592,7 +592,7 @@ impl Model {
     #[wasm_bindgen(js_name = load)]
     pub async fn load(
         url: String,
-        #[wasm_bindgen(unchecked_param_type = "LoadOptions")] options: Option<Object>,
+        #[wasm_bindgen(unchecked_optional_param_type = "LoadOptions")] options: Option<Object>,
     ) -> Result<Model, JsValue> {
         let options = LoadOptions::from_js(options).map_err(js_error)?;
         let signal = LoadSignal::new(&options);
@@ -616,7 +616,7 @@ impl Model {
     pub async fn from_bytes(
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] model_json: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Uint8Array[]")] shards: Array,
-        #[wasm_bindgen(unchecked_param_type = "LoadOptions")] options: Option<Object>,
+        #[wasm_bindgen(unchecked_optional_param_type = "LoadOptions")] options: Option<Object>,
     ) -> Result<Model, JsValue> {
         let text = match model_json.as_string() {
             Some(s) => s,
@@ -713,7 +713,7 @@ impl Model {
     pub fn predict(
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "Float32Array | number[] | Record<string, TensorData>")] input: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "number[]")] shape: Option<Array>,
+        #[wasm_bindgen(unchecked_optional_param_type = "number[]")] shape: Option<Array>,
     ) -> Promise {
         let shape = shape.map_or(JsValue::UNDEFINED, JsValue::from);
         let tensors = match self.tensors_from_js(&input, shape) {
@@ -754,7 +754,7 @@ impl Model {
     pub fn predict_sync(
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "Float32Array | number[] | Record<string, TensorData>")] input: &JsValue,
-        #[wasm_bindgen(unchecked_param_type = "number[] | undefined")] shape: &JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "number[]")] shape: &JsValue,
     ) -> Result<JsValue, JsValue> {
         if self.shared.gpu.borrow().is_some() {
             return Err(js_error(Error::Unsupported("predictSync runs on the CPU backend; this model runs on WebGPU, whose results arrive asynchronously: use `await model.predict(...)`, or load with {backend: \"cpu\"}".into())));
@@ -831,8 +831,8 @@ impl Model {
     pub fn profile(
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "Float32Array | number[] | Record<string, TensorData>")] input: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "number[]")] shape: Option<Array>,
-        #[wasm_bindgen(unchecked_param_type = "ProfileOptions")] options: Option<Object>,
+        #[wasm_bindgen(unchecked_optional_param_type = "number[]")] shape: Option<Array>,
+        #[wasm_bindgen(unchecked_optional_param_type = "ProfileOptions")] options: Option<Object>,
     ) -> Promise {
         let runs = options.as_ref().and_then(|o| get(o, "runs").as_f64()).unwrap_or(10.0);
         if !(1.0..=1e6).contains(&runs) || runs.fract() != 0.0 {

@@ -5,7 +5,7 @@
  * webinfer.js; `simdBuild()` says which one is running.
  */
 export * from "./webinfer.js";
-import type { InitInput, InitOutput } from "./webinfer.js";
+import type { InitInput } from "./webinfer.js";
 export { initSync } from "./webinfer.js";
 export { relaxedSimdSupported } from "./probe.js";
 
@@ -16,4 +16,4 @@ export function defaultWasmUrl(): URL;
 /** Instantiates the engine: the given module or URL, else the build `defaultWasmUrl()` names. */
 export default function init(
   moduleOrPath?: { module_or_path: InitInput | Promise<InitInput> } | InitInput | Promise<InitInput>,
-): Promise<InitOutput>;
+): Promise<{ readonly memory: WebAssembly.Memory }>;

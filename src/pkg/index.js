@@ -5,8 +5,9 @@ import { relaxedSimdSupported } from "./probe.js";
 export * from "./webinfer.js";
 export { initSync, relaxedSimdSupported };
 
+// Two literal `new URL(…, import.meta.url)`s: bundlers (Vite, webpack 5) emit both files and rewrite both URLs.
 export function defaultWasmUrl() {
-  return new URL(relaxedSimdSupported() ? "webinfer_relaxed_bg.wasm" : "webinfer_bg.wasm", import.meta.url);
+  return relaxedSimdSupported() ? new URL("./webinfer_relaxed_bg.wasm", import.meta.url) : new URL("./webinfer_bg.wasm", import.meta.url);
 }
 
 export default function init(moduleOrPath) {

@@ -232,7 +232,8 @@ impl GpuModel {
         let mut timings = Vec::with_capacity(plan.steps.len());
         for (node, shape, range) in &plan.steps {
             let start = clock();
-            let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("profile") });
+            let mut encoder =
+                gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("profile") });
             encode(&mut encoder, &plan.commands[range.clone()]);
             gpu.queue.submit([encoder.finish()]);
             let (tx, rx) = futures_channel::oneshot::channel();
@@ -245,7 +246,12 @@ impl GpuModel {
             gpu.check()?;
             let planner = self.planner.borrow();
             let n = &planner.nodes[*node];
-            timings.push(crate::OpTiming { op: n.op.clone(), node: n.name.clone(), shape: shape.clone(), ms: clock() - start });
+            timings.push(crate::OpTiming {
+                op: n.op.clone(),
+                node: n.name.clone(),
+                shape: shape.clone(),
+                ms: clock() - start,
+            });
         }
         Ok(timings)
     }
