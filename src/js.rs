@@ -59,7 +59,7 @@ export interface ProfileOptions {
 }
 /** One node of a profile: mean milliseconds per run, its share of the total and its output shape. */
 export interface ProfileRow { op: string; node: string; ms: number; share: number; shape: number[]; }
-/** model.profile's result: rows slowest first. */
+/** model.profile's result: one row per planned node, in execution order. */
 export interface Profile {
   backend: "cpu" | "webgpu";
   /** How the rows were timed: "cpu-kernel" (performance.now around each CPU kernel) or "webgpu-dispatch-wall"
@@ -764,55 +764,6 @@ impl Model {
     }
 }
 
-/// `model.profile` (the `Profile` TS interface).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ProfileOut {
-    backend: &'static str,
-    timing: &'static str,
-    runs: usize,
-    total_ms: f64,
-    rows: Vec<ProfileRow>,
-}
-
-#[derive(Serialize)]
-struct ProfileRow {
-    op: String,
-    node: String,
-    ms: f64,
-    share: f64,
-    shape: Vec<f64>,
-}
-
-impl ProfileOut {
-    /// Means per node over `runs` (every run has the same steps), slowest first.
-    fn of(backend: &'static str, timing: &'static str, runs: Vec<Vec<crate::OpTiming>>) -> ProfileOut {
-        let n = runs.len().max(1) as f64;
-        let mut rows: Vec<ProfileRow> = runs
-            .first()
-            .map(|first| {
-                first
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| ProfileRow {
-                        op: t.op.clone(),
-                        node: t.node.clone(),
-                        ms: runs.iter().map(|r| r[i].ms).sum::<f64>() / n,
-                        share: 0.0,
-                        shape: t.shape.iter().map(|&d| d as f64).collect(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let total_ms: f64 = rows.iter().map(|r| r.ms).sum();
-        for r in &mut rows {
-            r.share = if total_ms > 0.0 { r.ms / total_ms } else { 0.0 };
-        }
-        rows.sort_by(|a, b| b.ms.total_cmp(&a.ms));
-        ProfileOut { backend, timing, runs: runs.len(), total_ms, rows }
-    }
-}
-
 /// `performance.now()`, where the global has it (pages and workers), else `Date.now()`.
 fn clock() -> impl Fn() -> f64 {
     let performance = get(&js_sys::global(), "performance");
@@ -823,10 +774,14 @@ fn clock() -> impl Fn() -> f64 {
     }
 }
 
+fn set(obj: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
 #[wasm_bindgen]
 impl Model {
     /// Runs the model once untimed and then `runs` times (default 10) timing every node, on the backend in use:
-    /// resolves to per-op rows (op, node, mean ms, share, output shape), slowest first.
+    /// resolves to per-op rows (op, node, mean ms, share, output shape) in execution order.
     #[wasm_bindgen(unchecked_return_type = "Promise<Profile>")]
     pub fn profile(
         &mut self,
@@ -834,11 +789,10 @@ impl Model {
         #[wasm_bindgen(unchecked_optional_param_type = "number[]")] shape: Option<Array>,
         #[wasm_bindgen(unchecked_optional_param_type = "ProfileOptions")] options: Option<Object>,
     ) -> Promise {
-        let runs = options.as_ref().and_then(|o| get(o, "runs").as_f64()).unwrap_or(10.0);
+        let runs = options.as_ref().map_or(JsValue::UNDEFINED, |o| get(o, "runs")).as_f64().unwrap_or(10.0);
         if !(1.0..=1e6).contains(&runs) || runs.fract() != 0.0 {
-            return Promise::reject(&js_error(Error::Input(format!(
-                "profile: runs {runs} is not a whole number from 1 to 1000000"
-            ))));
+            let e = Error::Input(format!("profile: runs {runs} is not a whole number from 1 to 1000000"));
+            return Promise::reject(&js_error(e));
         }
         let tensors = match self.tensors_from_js(&input, shape.map_or(JsValue::UNDEFINED, JsValue::from)) {
             Ok(t) => t,
@@ -848,29 +802,42 @@ impl Model {
         wasm_bindgen_futures::future_to_promise(async move {
             let clock = clock();
             let gpu = shared.gpu.borrow().clone();
-            let mut all = Vec::with_capacity(runs as usize);
-            let out = match gpu {
-                Some(gpu) => {
-                    for i in 0..=runs as usize {
-                        let timings = gpu.profile(&tensors, &clock).await.map_err(js_error)?;
-                        if i > 0 {
-                            all.push(timings);
-                        }
-                    }
-                    ProfileOut::of("webgpu", "webgpu-dispatch-wall", all)
+            let mut steps: Vec<crate::OpTiming> = Vec::new();
+            let mut sums: Vec<f64> = Vec::new();
+            for run in 0..=runs as usize {
+                let timings = match &gpu {
+                    Some(gpu) => gpu.profile(&tensors, &clock).await,
+                    None => shared.cpu.borrow_mut().profile(&tensors, &clock).map(|(_, t)| t),
                 }
-                None => {
-                    let mut cpu = shared.cpu.borrow_mut();
-                    for i in 0..=runs as usize {
-                        let (_, timings) = cpu.profile(&tensors, &clock).map_err(js_error)?;
-                        if i > 0 {
-                            all.push(timings);
-                        }
+                .map_err(js_error)?;
+                if run == 0 {
+                    sums = vec![0.0; timings.len()];
+                    steps = timings;
+                } else {
+                    for (sum, t) in sums.iter_mut().zip(&timings) {
+                        *sum += t.ms / runs;
                     }
-                    ProfileOut::of("cpu", "cpu-kernel", all)
                 }
-            };
-            out.serialize(&TO_JS).map_err(|e| js_error(Error::Input(serde_message(e))))
+            }
+            let total: f64 = sums.iter().sum();
+            let rows = Array::new();
+            for (t, ms) in steps.iter().zip(&sums) {
+                let row = Object::new();
+                set(&row, "op", &JsValue::from_str(&t.op));
+                set(&row, "node", &JsValue::from_str(&t.node));
+                set(&row, "ms", &JsValue::from_f64(*ms));
+                set(&row, "share", &JsValue::from_f64(if total > 0.0 { ms / total } else { 0.0 }));
+                set(&row, "shape", &t.shape.iter().map(|&d| JsValue::from_f64(d as f64)).collect::<Array>());
+                rows.push(&row);
+            }
+            let out = Object::new();
+            let on_gpu = gpu.is_some();
+            set(&out, "backend", &JsValue::from_str(if on_gpu { "webgpu" } else { "cpu" }));
+            set(&out, "timing", &JsValue::from_str(if on_gpu { "webgpu-dispatch-wall" } else { "cpu-kernel" }));
+            set(&out, "runs", &JsValue::from_f64(runs));
+            set(&out, "totalMs", &JsValue::from_f64(total));
+            set(&out, "rows", &rows);
+            Ok(out.into())
         })
     }
 }

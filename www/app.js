@@ -189,6 +189,7 @@ async function loadModel(backend) {
   $("backend-used").textContent = BACKEND_NAMES[model.backend] ?? model.backend;
   $("backend-reason").textContent = model.backendReason;
   showModel();
+  $("profile").disabled = false;
   statusEl.dataset.ready = "true";
   if (state.hasInk) predictNow();
 }
@@ -226,7 +227,37 @@ async function switchModel(action) {
   }
 }
 
+/** Times every op of the running model over 20 runs on the drawing (or a blank pad) and draws the slowest. */
+async function showProfile() {
+  const button = $("profile");
+  button.disabled = true;
+  try {
+    const input = state.hasInk ? toMnistInput(ctx.getImageData(0, 0, pad.width, pad.height)) : new Float32Array(784);
+    const profile = await state.model.profile(input, [1, 28, 28, 1], { runs: 20 });
+    const how = profile.timing === "cpu-kernel" ? "kernel time" : "wall time per dispatch";
+    $("profile-summary").textContent = `${profile.totalMs.toFixed(2)} ms per run on ${BACKEND_NAMES[profile.backend]} (${how}), ${profile.rows.length} ops; the slowest:`;
+    const bars = $("profile-bars");
+    bars.replaceChildren(
+      ...[...profile.rows].sort((a, b) => b.ms - a.ms).slice(0, 6).map((row) => {
+        const li = document.createElement("li");
+        li.title = `${row.node} → [${row.shape.join(", ")}]`;
+        li.innerHTML = `<span class="op"></span><span class="track"><span class="fill"></span></span><span class="pct"></span>`;
+        li.querySelector(".op").textContent = row.op;
+        li.querySelector(".fill").style.width = `${(row.share * 100).toFixed(1)}%`;
+        li.querySelector(".pct").textContent = `${row.ms.toFixed(3)} ms`;
+        li.dataset.op = row.op;
+        return li;
+      }),
+    );
+  } catch (e) {
+    $("profile-summary").textContent = `Profiling failed: ${e.message}`;
+  } finally {
+    button.disabled = false;
+  }
+}
+
 function setupVersions() {
+  $("profile").addEventListener("click", showProfile);
   $("check-update").addEventListener("click", checkForUpdate);
   $("update").addEventListener("click", () =>
     switchModel(async () => {

@@ -4,7 +4,7 @@
  * atomic switch, rollback, A/B splits, eviction and unloading. Import it from "webinfer/store.js"; call the
  * package's `init()` first.
  */
-import type { LoadOptions, Model, TensorData } from "./webinfer.js";
+import type { LoadOptions, Model, Profile, ProfileOptions, TensorData } from "./webinfer.js";
 
 /** Where verified model files are kept: the Cache API (default), the origin private file system (large models),
  * or nowhere (memory only, for this store object's life). */
@@ -100,6 +100,8 @@ export class StoredModel {
   /** Model.predict on the version running when it is called; the result carries that `version`. A prediction in
    * flight during upgrade() or rollback() finishes on the version it started on. */
   predict(input: Float32Array | number[] | Record<string, { data: Float32Array | number[]; shape: number[] }>, shape?: number[]): Promise<StoredPrediction>;
+  /** Model.profile on the running version. */
+  profile(input: Float32Array | number[] | Record<string, TensorData>, shape?: number[], options?: ProfileOptions): Promise<Profile>;
   /** Unloads it (as store.unload(name)). */
   free(): void;
 }

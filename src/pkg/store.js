@@ -217,6 +217,10 @@ export class StoredModel {
       if (running.retired && running.inFlight === 0) running.free();
     }
   }
+  /** Model.profile on the running version. */
+  profile(input, shape, options) {
+    return this.loaded().profile(input, shape, options);
+  }
   /** Switches to `running`: predictions already started finish on the old version, later ones use the new. */
   swap(running, source) {
     const old = this.running;

@@ -1,6 +1,6 @@
 // The digit demo in headless Chromium: draws real held-out MNIST digits with the mouse and checks the
 // predictions, the clear button, CPU vs WebGPU agreement and the fallback without WebGPU, that every
-// request stays on localhost, offline reload, the model versions (update, rollback), and the layout on a phone-sized viewport. Saves a screenshot to tests/out/demo.png.
+// request stays on localhost, offline reload, the model versions (update, rollback), the profile panel, and the layout on a phone-sized viewport. Saves a screenshot to tests/out/demo.png.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -224,6 +224,13 @@ test("the demo runs the published latest, offers an update, rolls back and follo
     await p.click("#update");
     await p.waitForFunction(() => document.getElementById("model-version").dataset.version === "2");
     assert.equal(await p.isVisible("#unpin"), false);
+
+    await draw(p, 7);
+    await p.click("#profile");
+    await p.waitForFunction(() => document.querySelectorAll("#profile-bars li").length >= 3, null, { timeout: 30000 });
+    const ops = await p.$$eval("#profile-bars li", (lis) => lis.map((li) => li.dataset.op));
+    assert.equal(ops[0], "Conv", `the CNN's slowest op: ${ops}`);
+    console.log(`demo profile panel: ${await p.textContent("#profile-summary")} ${ops.join(", ")}`);
     await p.screenshot({ path: join(OUT_DIR, "demo-versions.png"), fullPage: true });
   } finally {
     await ctx.close();
