@@ -88,3 +88,24 @@ fn a_lost_device_is_reported_not_fatal() {
     assert!(matches!(err, webinfer::Error::DeviceLost(_)), "{err}");
     assert!(gpu.is_lost());
 }
+
+#[test]
+fn profiles_time_the_same_nodes_on_both_backends_and_leave_predictions_intact() {
+    let Some(gpu) = gpu("profile") else { return };
+    let (mut cpu, for_gpu) = models("cnn");
+    let model = GpuModel::new(Rc::clone(&gpu), for_gpu);
+    let x = heldout(2);
+    let start = std::time::Instant::now();
+    let clock = move || start.elapsed().as_secs_f64() * 1e3;
+    let (outputs, on_cpu) = cpu.profile(std::slice::from_ref(&x), &clock).unwrap();
+    let on_gpu = pollster::block_on(model.profile(std::slice::from_ref(&x), &clock)).unwrap();
+    let rows = |t: &[webinfer::OpTiming]| {
+        t.iter().map(|r| (r.op.clone(), r.node.clone(), r.shape.clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(rows(&on_gpu), rows(&on_cpu));
+    assert!(on_cpu.iter().any(|r| r.op == "Conv") && on_cpu.iter().all(|r| r.ms >= 0.0));
+    assert_eq!(on_cpu.last().unwrap().shape, vec![2, 10]);
+    let got = pollster::block_on(model.predict(std::slice::from_ref(&x))).unwrap().remove(0).to_f32s();
+    let d = max_diff(&got, &outputs[0].to_f32s());
+    assert!(d <= 1e-4, "a prediction after profiling: max |webgpu - cpu| = {d:e}");
+}
