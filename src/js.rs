@@ -62,9 +62,11 @@ export interface ProfileRow { op: string; node: string; ms: number; share: numbe
 /** model.profile's result: one row per planned node, in execution order. */
 export interface Profile {
   backend: "cpu" | "webgpu";
-  /** How the rows were timed: "cpu-kernel" (performance.now around each CPU kernel) or "webgpu-dispatch-wall"
-   * (each node's dispatches submitted alone and waited for: wall time, submit and completion wait included). */
-  timing: "cpu-kernel" | "webgpu-dispatch-wall";
+  /** How the rows were timed: "cpu-kernel" (performance.now around each CPU kernel), "webgpu-timestamp" (GPU
+   * timestamp queries around each node's compute passes, one submission per run: where the adapter has them) or
+   * "webgpu-dispatch-wall" (each node's dispatches submitted alone and waited for: wall time, submit and
+   * completion wait included). */
+  timing: "cpu-kernel" | "webgpu-timestamp" | "webgpu-dispatch-wall";
   runs: number;
   /** Sum of the rows' mean ms. */
   totalMs: number;
@@ -804,9 +806,13 @@ impl Model {
             let gpu = shared.gpu.borrow().clone();
             let mut steps: Vec<crate::OpTiming> = Vec::new();
             let mut sums: Vec<f64> = Vec::new();
+            let mut timing = "cpu-kernel";
             for run in 0..=runs as usize {
                 let timings = match &gpu {
-                    Some(gpu) => gpu.profile(&tensors, &clock).await,
+                    Some(gpu) => gpu.profile(&tensors, &clock).await.map(|(t, on_gpu_clock)| {
+                        timing = if on_gpu_clock { "webgpu-timestamp" } else { "webgpu-dispatch-wall" };
+                        t
+                    }),
                     None => shared.cpu.borrow_mut().profile(&tensors, &clock).map(|(_, t)| t),
                 }
                 .map_err(js_error)?;
@@ -833,7 +839,7 @@ impl Model {
             let out = Object::new();
             let on_gpu = gpu.is_some();
             set(&out, "backend", &JsValue::from_str(if on_gpu { "webgpu" } else { "cpu" }));
-            set(&out, "timing", &JsValue::from_str(if on_gpu { "webgpu-dispatch-wall" } else { "cpu-kernel" }));
+            set(&out, "timing", &JsValue::from_str(timing));
             set(&out, "runs", &JsValue::from_f64(runs));
             set(&out, "totalMs", &JsValue::from_f64(total));
             set(&out, "rows", &rows);

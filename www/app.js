@@ -234,7 +234,7 @@ async function showProfile() {
   try {
     const input = state.hasInk ? toMnistInput(ctx.getImageData(0, 0, pad.width, pad.height)) : new Float32Array(784);
     const profile = await state.model.profile(input, [1, 28, 28, 1], { runs: 20 });
-    const how = profile.timing === "cpu-kernel" ? "kernel time" : "wall time per dispatch";
+    const how = { "cpu-kernel": "kernel time", "webgpu-timestamp": "GPU timestamps", "webgpu-dispatch-wall": "wall time per dispatch" }[profile.timing];
     $("profile-summary").textContent = `${profile.totalMs.toFixed(2)} ms per run on ${BACKEND_NAMES[profile.backend]} (${how}), ${profile.rows.length} ops; the slowest:`;
     const bars = $("profile-bars");
     bars.replaceChildren(

@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const sync = model.predictSync(pixels, [1, 28, 28, 1]);
   const profile: Profile = await model.profile(pixels, [1, 28, 28, 1], { runs: 5 });
   const slowest: ProfileRow | undefined = profile.rows[0];
-  const timing: "cpu-kernel" | "webgpu-dispatch-wall" = profile.timing;
+  const timing: "cpu-kernel" | "webgpu-timestamp" | "webgpu-dispatch-wall" = profile.timing;
   const fromBytes: Model = await Model.fromBytes("{}", [new Uint8Array(0)], { backend: "cpu" });
   fromBytes.free();
   model.free();

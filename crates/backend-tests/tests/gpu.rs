@@ -98,7 +98,16 @@ fn profiles_time_the_same_nodes_on_both_backends_and_leave_predictions_intact() 
     let start = std::time::Instant::now();
     let clock = move || start.elapsed().as_secs_f64() * 1e3;
     let (outputs, on_cpu) = cpu.profile(std::slice::from_ref(&x), &clock).unwrap();
-    let on_gpu = pollster::block_on(model.profile(std::slice::from_ref(&x), &clock)).unwrap();
+    let (on_gpu, timestamps) = pollster::block_on(model.profile(std::slice::from_ref(&x), &clock)).unwrap();
+    webinfer_backend_tests::say(&format!(
+        "profile: {} ({}), {:.3} ms in {} nodes",
+        gpu.adapter(),
+        if timestamps { "GPU timestamps" } else { "per-dispatch wall time" },
+        on_gpu.iter().map(|r| r.ms).sum::<f64>(),
+        on_gpu.len()
+    ));
+    assert!(on_gpu.iter().all(|r| r.ms >= 0.0 && r.ms.is_finite()));
+    assert!(on_gpu.iter().filter(|r| r.op == "Conv").all(|r| r.ms > 0.0), "every conv took time");
     let rows = |t: &[webinfer::OpTiming]| {
         t.iter().map(|r| (r.op.clone(), r.node.clone(), r.shape.clone())).collect::<Vec<_>>()
     };

@@ -127,6 +127,7 @@ impl Gpu {
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("webinfer"),
+                required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
                 required_limits: adapter.limits(),
                 ..Default::default()
             })
@@ -171,6 +172,11 @@ impl Gpu {
             placeholders,
             status,
         })
+    }
+
+    /// Whether the device has GPU timestamp queries (the profiler then times each node on the GPU itself).
+    pub fn has_timestamps(&self) -> bool {
+        self.device.features().contains(wgpu::Features::TIMESTAMP_QUERY)
     }
 
     /// The adapter's name and API.

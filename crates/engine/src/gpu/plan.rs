@@ -217,10 +217,17 @@ impl GpuModel {
         Ok(PendingPrediction { gpu: Rc::clone(&self.gpu), staging, outputs, mapped: rx })
     }
 
-    /// Runs the model one plan step at a time, submitting each step's dispatches on their own and waiting until
-    /// the GPU has finished them: per node, its op, name, output shape and wall time by `clock` (ms), which
-    /// includes one submit and one completion wait per node. Plan-time work is not included.
-    pub async fn profile(&self, inputs: &[Tensor], clock: &dyn Fn() -> f64) -> Result<Vec<crate::OpTiming>, Error> {
+    /// Runs the model and times every plan step: per node, its op, name, output shape and milliseconds. Where
+    /// the device has timestamp queries, the whole run is one submission and each step's time is the GPU's
+    /// own, from the start of its first compute pass to the end of its last (copies between them included,
+    /// a step of copies alone counts 0); `true` comes back with them. Elsewhere each step's dispatches are
+    /// submitted on their own and waited for, timed by `clock` (wall time, one submit and one completion wait
+    /// included). Plan-time work is not included.
+    pub async fn profile(
+        &self,
+        inputs: &[Tensor],
+        clock: &dyn Fn() -> f64,
+    ) -> Result<(Vec<crate::OpTiming>, bool), Error> {
         self.gpu.check()?;
         let plan = self.plan_for(inputs)?;
         let gpu = &self.gpu;
@@ -229,6 +236,22 @@ impl GpuModel {
                 gpu.write_f32(&plan.slots[*slot], v);
             }
         }
+        let timing = |node: usize, shape: &[usize], ms: f64| {
+            let planner = self.planner.borrow();
+            let n = &planner.nodes[node];
+            crate::OpTiming { op: n.op.clone(), node: n.name.clone(), shape: shape.to_vec(), ms }
+        };
+        if gpu.has_timestamps() {
+            let ticks = self.timestamps(&plan).await?;
+            let period_ms = f64::from(gpu.queue.get_timestamp_period()) / 1e6;
+            let timings = plan
+                .steps
+                .iter()
+                .zip(ticks.chunks(2))
+                .map(|((node, shape, _), t)| timing(*node, shape, t[1].saturating_sub(t[0]) as f64 * period_ms))
+                .collect();
+            return Ok((timings, true));
+        }
         let mut timings = Vec::with_capacity(plan.steps.len());
         for (node, shape, range) in &plan.steps {
             let start = clock();
@@ -236,24 +259,103 @@ impl GpuModel {
                 gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("profile") });
             encode(&mut encoder, &plan.commands[range.clone()]);
             gpu.queue.submit([encoder.finish()]);
-            let (tx, rx) = futures_channel::oneshot::channel();
-            gpu.queue.on_submitted_work_done(move || {
-                let _ = tx.send(());
-            });
-            #[cfg(not(target_arch = "wasm32"))]
-            let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
-            rx.await.map_err(|_| Error::DeviceLost("the GPU dropped a profiled submission".into()))?;
-            gpu.check()?;
-            let planner = self.planner.borrow();
-            let n = &planner.nodes[*node];
-            timings.push(crate::OpTiming {
-                op: n.op.clone(),
-                node: n.name.clone(),
-                shape: shape.clone(),
-                ms: clock() - start,
-            });
+            self.submitted_work_done().await?;
+            timings.push(timing(*node, shape, clock() - start));
         }
-        Ok(timings)
+        Ok((timings, false))
+    }
+
+    async fn submitted_work_done(&self) -> Result<(), Error> {
+        let (tx, rx) = futures_channel::oneshot::channel();
+        self.gpu.queue.on_submitted_work_done(move || {
+            let _ = tx.send(());
+        });
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = self.gpu.device.poll(wgpu::PollType::wait_indefinitely());
+        rx.await.map_err(|_| Error::DeviceLost("the GPU dropped a profiled submission".into()))?;
+        self.gpu.check()
+    }
+
+    /// One run with a timestamp before the first and after the last compute pass of every step: two ticks
+    /// per step (both 0 for a step without a pass).
+    async fn timestamps(&self, plan: &GpuPlan) -> Result<Vec<u64>, Error> {
+        let gpu = &self.gpu;
+        let count = (2 * plan.steps.len()).max(2) as u32;
+        let queries = gpu.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("profile"),
+            ty: wgpu::QueryType::Timestamp,
+            count,
+        });
+        let bytes = u64::from(count) * 8;
+        let resolved = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("profile ticks"),
+            size: bytes,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let readback = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("profile readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("profile") });
+        let mut written = vec![false; count as usize];
+        for (s, (_, _, range)) in plan.steps.iter().enumerate() {
+            let commands = &plan.commands[range.clone()];
+            let passes = commands.iter().filter(|c| matches!(c, Command::Dispatch { .. })).count();
+            let mut seen = 0;
+            for command in commands {
+                match command {
+                    Command::Copy { src, dst, bytes } => encoder.copy_buffer_to_buffer(src, 0, dst, 0, *bytes),
+                    Command::Dispatch { pipeline, bind_group, groups } => {
+                        seen += 1;
+                        let (first, last) = (seen == 1, seen == passes);
+                        let index = |yes: bool, i: usize| yes.then_some((2 * s + i) as u32);
+                        let writes = wgpu::ComputePassTimestampWrites {
+                            query_set: &queries,
+                            beginning_of_pass_write_index: index(first, 0),
+                            end_of_pass_write_index: index(last, 1),
+                        };
+                        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                            label: None,
+                            timestamp_writes: (first || last).then_some(writes),
+                        });
+                        pass.set_pipeline(pipeline);
+                        pass.set_bind_group(0, bind_group, &[]);
+                        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+                        written[2 * s] |= first;
+                        written[2 * s + 1] |= last;
+                    }
+                }
+            }
+        }
+        encoder.resolve_query_set(&queries, 0..count, &resolved, 0);
+        encoder.copy_buffer_to_buffer(&resolved, 0, &readback, 0, bytes);
+        gpu.queue.submit([encoder.finish()]);
+        let (tx, rx) = futures_channel::oneshot::channel();
+        readback.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+        let mapped = rx.await.map_err(|_| Error::DeviceLost("the GPU dropped the profile's readback".into()))?;
+        gpu.check()?;
+        mapped.map_err(|e| Error::Gpu(format!("reading the profile's timestamps back failed: {e}")))?;
+        let ticks = {
+            let view = readback
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| Error::Gpu(format!("reading the profile's timestamps back failed: {e}")))?;
+            view.chunks_exact(8)
+                .zip(&written)
+                .map(|(b, &w)| if w { u64::from_le_bytes(b.try_into().expect("8 bytes")) } else { 0 })
+                .collect()
+        };
+        readback.unmap();
+        readback.destroy();
+        resolved.destroy();
+        Ok(ticks)
     }
 
     /// Runs the model and waits for its outputs.
