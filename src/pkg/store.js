@@ -37,6 +37,11 @@ function shardPaths(manifestText, where) {
   return groups.flatMap((g) => (Array.isArray(g.paths) ? g.paths : []));
 }
 
+/** Where one version's files live, in the repository and in the store: `NAME/0001/`. */
+function versionDir(name, dir) {
+  return `${encodeURIComponent(name)}/${dir}/`;
+}
+
 /** Cache API storage: one cache per repository, entries keyed by their repository URL. */
 class CacheBackend {
   constructor(base) {
@@ -348,7 +353,7 @@ export class ModelStore {
 
   /** Downloads one version, checks model.json against versions.json's sha256 and stores every file with its own. */
   async download(name, listed, { signal, onProgress } = {}) {
-    const dir = `${encodeURIComponent(name)}/${listed.dir}/`;
+    const dir = versionDir(name, listed.dir);
     const where = `"${name}" version ${listed.version}`;
     let received = 0;
     const total = listed.bytes > 0 ? listed.bytes : 0;
@@ -364,18 +369,13 @@ export class ModelStore {
     const record = { version: listed.version, dir: listed.dir, sha256: listed.sha256, bytes: files.reduce((s, [, b]) => s + b.length, 0), files: {}, stored: new Date().toISOString() };
     for (const [path, bytes] of files) record.files[path] = await sha256Hex(bytes);
     onProgress?.(1);
-    return { record, modelJson, shards };
+    return { record, files, modelJson, shards };
   }
 
   /** Writes a downloaded version and then the index; on failure removes what it wrote and leaves the index as it was. */
-  async save(name, { record, modelJson, shards }) {
-    if (this.storage === "none") {
-      this.memoryRecord(name, record, modelJson, shards);
-      return;
-    }
+  async save(name, { record, files }) {
     await this.serialized(async () => {
-      const dir = `${encodeURIComponent(name)}/${record.dir}/`;
-      const files = [["model.json", modelJson], ...Object.keys(record.files).slice(1).map((p, i) => [p, shards[i]])];
+      const dir = versionDir(name, record.dir);
       const written = [];
       try {
         for (const [path, bytes] of files) {
@@ -402,18 +402,11 @@ export class ModelStore {
     });
   }
 
-  memoryRecord(name, record, modelJson, shards) {
-    const dir = `${encodeURIComponent(name)}/${record.dir}/`;
-    this.backend.files.set(`${dir}model.json`, modelJson);
-    Object.keys(record.files).slice(1).forEach((p, i) => this.backend.files.set(`${dir}${p}`, shards[i]));
-    this.entry(name).versions[record.version] = record;
-  }
-
   /** A stored version's bytes, each file checked against its recorded sha256; a damaged version is evicted. */
   async readStored(name, version) {
     const record = this.index.models[name]?.versions?.[version];
     if (!record) return undefined;
-    const dir = `${encodeURIComponent(name)}/${record.dir}/`;
+    const dir = versionDir(name, record.dir);
     const files = [];
     for (const [path, sha] of Object.entries(record.files)) {
       const bytes = await this.backend.get(`${dir}${path}`);
@@ -437,7 +430,7 @@ export class ModelStore {
       if (!record) return;
       delete this.index.models[name].versions[version];
       await this.writeIndex();
-      const dir = `${encodeURIComponent(name)}/${record.dir}/`;
+      const dir = versionDir(name, record.dir);
       for (const path of Object.keys(record.files)) await this.backend.delete(`${dir}${path}`).catch(() => {});
     });
   }
@@ -508,7 +501,6 @@ export class ModelStore {
   }
 
   touch(name) {
-    if (this.storage === "none") return;
     this.serialized(async () => {
       this.entry(name).lastUsed = new Date().toISOString();
       await this.writeIndex();
@@ -565,7 +557,7 @@ export class ModelStore {
 
   async pin(name, version) {
     this.entry(name).pinned = version;
-    if (this.storage !== "none") await this.serialized(() => this.writeIndex());
+    await this.serialized(() => this.writeIndex());
   }
 
   /** Pinned version of `name` (set by rollback), or null. */

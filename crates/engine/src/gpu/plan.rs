@@ -164,14 +164,8 @@ impl GpuModel {
 
     /// Runs the model; the outputs come back through `PendingPrediction::outputs`.
     pub fn submit(&self, inputs: &[Tensor]) -> Result<PendingPrediction, Error> {
-        self.gpu.check()?;
-        let plan = self.plan_for(inputs)?;
+        let plan = self.plan_with_inputs(inputs)?;
         let gpu = &self.gpu;
-        for (t, slot) in inputs.iter().zip(&plan.input_slots) {
-            if let (Some(slot), Data::F32(v)) = (slot, &t.data) {
-                gpu.write_f32(&plan.slots[*slot], v);
-            }
-        }
         let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("predict") });
         encode(&mut encoder, &plan.commands);
         let mut outputs = Vec::with_capacity(plan.outputs.len());
@@ -228,14 +222,8 @@ impl GpuModel {
         inputs: &[Tensor],
         clock: &dyn Fn() -> f64,
     ) -> Result<(Vec<crate::OpTiming>, bool), Error> {
-        self.gpu.check()?;
-        let plan = self.plan_for(inputs)?;
+        let plan = self.plan_with_inputs(inputs)?;
         let gpu = &self.gpu;
-        for (t, slot) in inputs.iter().zip(&plan.input_slots) {
-            if let (Some(slot), Data::F32(v)) = (slot, &t.data) {
-                gpu.write_f32(&plan.slots[*slot], v);
-            }
-        }
         let timing = |node: usize, shape: &[usize], ms: f64| {
             let planner = self.planner.borrow();
             let n = &planner.nodes[node];
@@ -371,6 +359,18 @@ impl GpuModel {
             Some(inputs) => self.predict(&inputs).await.map(|_| ()),
             None => Ok(()),
         }
+    }
+
+    /// The plan for `inputs` on a live device, with the float inputs written into its slots.
+    fn plan_with_inputs(&self, inputs: &[Tensor]) -> Result<Rc<GpuPlan>, Error> {
+        self.gpu.check()?;
+        let plan = self.plan_for(inputs)?;
+        for (t, slot) in inputs.iter().zip(&plan.input_slots) {
+            if let (Some(slot), Data::F32(v)) = (slot, &t.data) {
+                self.gpu.write_f32(&plan.slots[*slot], v);
+            }
+        }
+        Ok(plan)
     }
 
     fn plan_for(&self, inputs: &[Tensor]) -> Result<Rc<GpuPlan>, Error> {
